@@ -1,0 +1,173 @@
+"""Kafka wiring: the broker factory, the event bus, topic admin and the consumer guard.
+
+FastStream on Kafka has no retry or dead-letter handling of its own, so
+``ConsumerGuard`` supplies it: bounded retries, then ``<topic>.dlq`` with headers
+naming the error, the attempt count and the origin. The dead-letter publish is
+awaited before the offset is committed, and a poison message never blocks its
+partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+
+from pspx import logs, topics
+from pspx.events import Envelope, UnknownEvent
+from pspx.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
+from pspx.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Errors that no retry can mend: the message itself is wrong.
+POISON = (ValidationError, UnknownEvent, UnicodeDecodeError, ValueError)
+
+
+def broker(settings: Settings, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+        log_level=logging.DEBUG,
+    )
+
+
+class EventBus:
+    """Publishes envelopes: key = aggregate id, event id and type in headers."""
+
+    def __init__(self, kafka: KafkaBroker) -> None:
+        self.kafka = kafka
+
+    async def publish(self, envelope: Envelope, topic: str) -> None:
+        await self.publish_all([(envelope, topic)])
+
+    async def publish_all(self, batch: Sequence[tuple[Envelope, str]]) -> None:
+        """Send in order, then wait for every ack: one round trip for the batch."""
+        acks = [
+            await self.kafka.publish(
+                envelope,
+                topic,
+                key=envelope.aggregate_id.encode(),
+                headers=envelope.headers(),
+                correlation_id=envelope.correlation_id,
+                no_confirm=True,
+            )
+            for envelope, topic in batch
+        ]
+        await asyncio.gather(*acks)
+        for envelope, topic in batch:
+            EVENTS_PUBLISHED.labels(topic=topic, event_type=envelope.event_type).inc()
+
+
+async def ensure_topics(settings: Settings, names: Iterable[str] = ()) -> None:
+    """Create the event topics and their dead-letter topics if they are missing."""
+    wanted = list(names) or [*topics.ALL, *(topics.dead_letter(t) for t in topics.ALL)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(n, topics.PARTITIONS, 1) for n in wanted if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created them first
+    finally:
+        await admin.close()
+
+
+async def message_counts(settings: Settings, names: Iterable[str]) -> dict[str, int]:
+    """How many messages each topic holds (sum of end minus beginning offsets)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        counts: dict[str, int] = {}
+        for name in names:
+            partitions = consumer.partitions_for_topic(name)
+            if partitions is None:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in partitions]
+            if not tps:
+                counts[name] = 0
+                continue
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.beginning_offsets(tps)
+            counts[name] = sum(ends[tp] - starts[tp] for tp in tps)
+        return counts
+    finally:
+        await consumer.stop()
+
+
+def guarded(
+    kafka: KafkaBroker, *, group: str, retries: int, backoff_s: float = 0.2
+) -> type[BaseMiddleware]:
+    """A subscriber middleware class: bounded retries, then the dead-letter topic."""
+
+    class ConsumerGuard(BaseMiddleware):
+        async def consume_scope(
+            self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+        ) -> Any:
+            topic = msg.raw_message.topic
+            token = logs.correlation_id.set(msg.headers.get("correlation_id") or msg.correlation_id)
+            try:
+                for attempt in range(1, retries + 2):
+                    try:
+                        result = await call_next(msg)
+                    except POISON as exc:
+                        await self._dead_letter(msg, topic, exc, attempt)
+                        return None
+                    except Exception as exc:
+                        if attempt > retries:
+                            await self._dead_letter(msg, topic, exc, attempt)
+                            return None
+                        log.warning(
+                            "handler failed, retrying",
+                            extra={
+                                "fields": {"topic": topic, "attempt": attempt, "error": repr(exc)}
+                            },
+                        )
+                        await asyncio.sleep(backoff_s * attempt)
+                    else:
+                        EVENTS_CONSUMED.labels(topic=topic, group=group).inc()
+                        return result
+                return None
+            finally:
+                logs.correlation_id.reset(token)
+
+        async def _dead_letter(
+            self, msg: StreamMessage[Any], topic: str, exc: BaseException, attempts: int
+        ) -> None:
+            raw = msg.raw_message
+            headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
+            headers.update(
+                {
+                    "dlq_error": f"{type(exc).__name__}: {exc}"[:2000],
+                    "dlq_attempts": str(attempts),
+                    "dlq_origin": f"{topic}/{raw.partition}@{raw.offset}",
+                    "dlq_group": group,
+                }
+            )
+            # Awaited before the offset commits: a crash here redelivers, never loses.
+            await kafka.publish(msg.body, topics.dead_letter(topic), key=raw.key, headers=headers)
+            EVENTS_DEAD_LETTERED.labels(topic=topic, group=group).inc()
+            log.error(
+                "message sent to the dead-letter topic",
+                extra={
+                    "fields": {"topic": topic, "attempts": attempts, "error": headers["dlq_error"]}
+                },
+            )
+
+    return ConsumerGuard

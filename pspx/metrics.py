@@ -1,0 +1,18 @@
+"""Prometheus metrics shared by every service (served on /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "pspx_http_requests_total", "HTTP requests served", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram("pspx_http_request_seconds", "HTTP request latency", ["method", "route"])
+EVENTS_PUBLISHED = Counter(
+    "pspx_events_published_total", "Events published to Kafka", ["topic", "event_type"]
+)
+EVENTS_CONSUMED = Counter("pspx_events_consumed_total", "Events handled", ["topic", "group"])
+EVENTS_DEAD_LETTERED = Counter(
+    "pspx_events_dead_lettered_total", "Events sent to a dead-letter topic", ["topic", "group"]
+)
+OUTBOX_PENDING = Gauge(
+    "pspx_outbox_pending", "Outbox events not yet acknowledged by Kafka", ["source"]
+)

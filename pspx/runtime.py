@@ -1,0 +1,93 @@
+"""One service's connections and background work, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from pspx import kafka, logs, mongo
+from pspx.outbox import Outbox, Relay
+from pspx.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """A service's Mongo database, Kafka broker, event bus and (if it produces) outbox."""
+
+    service: str
+    settings: Settings
+    produces: Sequence[str] = ()
+    mongo: AsyncMongoClient[dict[str, Any]] = field(init=False)
+    db: AsyncDatabase[dict[str, Any]] = field(init=False)
+    kafka: KafkaBroker = field(init=False)
+    bus: kafka.EventBus = field(init=False)
+    outbox: Outbox = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.mongo = mongo.client(self.settings)
+        self.db = mongo.database(self.mongo, self.settings, self.service)
+        self.kafka = kafka.broker(self.settings, client_id=f"pspx-{self.service}")
+        self.bus = kafka.EventBus(self.kafka)
+        self.outbox = Outbox(self.db, source=self.service)
+
+    def background(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work(), name=f"{self.service}.{name}"))  # type: ignore[arg-type]
+
+    async def start(self) -> None:
+        await kafka.ensure_topics(self.settings)
+        await self.outbox.ensure_indexes()
+        await self.kafka.start()
+        if self.produces:
+            relay = Relay(self.outbox, self.bus, self.settings, self.produces)
+            self.background(relay.run, "relay")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.kafka.stop()
+        await self.mongo.close()
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"mongo": False, "kafka": False}
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.mongo.admin.command("ping"), timeout=2)
+            checks["mongo"] = True
+        with contextlib.suppress(Exception):
+            checks["kafka"] = await self.kafka.ping(timeout=2)
+        checks["background"] = all(not t.done() for t in self._tasks)
+        return checks
+
+    def lifespan(
+        self, setup: Callable[[], Awaitable[None]] | None = None
+    ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+        """A FastAPI lifespan: start everything, run ``setup``, stop everything."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            logs.configure(self.service, self.settings.log_level)
+            await self.start()
+            if setup is not None:
+                await setup()
+            log.info("service started", extra={"fields": {"service": self.service}})
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return lifespan

@@ -1,0 +1,69 @@
+"""Every setting of PSP Exchange in one typed place (env prefix ``PSPX_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PSPX_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_idempotence: bool = Field(
+        False,
+        description="Idempotent producer; on with Apache Kafka, off on the embedded broker",
+    )
+    mongo_url: str = Field(
+        "mongodb://127.0.0.1:27017/?directConnection=true", description="MongoDB connection URL"
+    )
+    db_prefix: str = Field("pspx", description="Each service's database is <prefix>_<service>")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP APIs bind to")
+    registry_port: int = Field(8101, description="Registry HTTP port")
+    matching_port: int = Field(8102, description="Matching HTTP port")
+    exchange_port: int = Field(8103, description="Exchange HTTP port")
+    gateway_port: int = Field(8100, description="GraphQL gateway HTTP port")
+    registry_url: str = Field("", description="Registry base URL for callers (default from port)")
+    matching_url: str = Field("", description="Matching base URL for callers (default from port)")
+    exchange_url: str = Field("", description="Exchange base URL for callers (default from port)")
+
+    kafka_port: int = Field(9092, description="Embedded broker port (pspx up)")
+    mongo_port: int = Field(27017, description="Embedded Mongo-wire server port (pspx up)")
+    data_dir: Path = Field(Path("var"), description="Embedded stack data and logs (pspx up)")
+
+    relay_interval_s: float = Field(
+        0.5, gt=0, description="Outbox relay poll interval when no write wakes it"
+    )
+    consumer_retries: int = Field(
+        3, ge=0, description="Retries of a failing event before it goes to the dead-letter topic"
+    )
+    match_alert_score: float = Field(
+        0.2, ge=0, le=1, description="Score above which matching.match.found is published"
+    )
+    log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR)")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    def database(self, service: str) -> str:
+        return f"{self.db_prefix}_{service}"
+
+    def service_url(self, service: str) -> str:
+        explicit: str = getattr(self, f"{service}_url")
+        if explicit:
+            return explicit.rstrip("/")
+        return f"http://{self.host}:{getattr(self, f'{service}_port')}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

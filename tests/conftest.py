@@ -1,0 +1,101 @@
+"""Fixtures that start the real parts: a Tansu broker and a SecantusDB server over sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from pspx import embedded
+from pspx.events import Envelope
+from pspx.settings import Settings
+
+
+@dataclass
+class Stack:
+    kafka_port: int
+    mongo_port: int
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings for one test: its own databases on the shared servers."""
+        values: dict[str, Any] = {
+            "kafka_bootstrap": f"127.0.0.1:{self.kafka_port}",
+            "mongo_url": f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true",
+            "db_prefix": f"t{uuid.uuid4().hex[:10]}",
+            "relay_interval_s": 0.2,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def mongo_port() -> Iterator[int]:
+    port = embedded.free_port()
+    proc = embedded.start_mongo(port, storage=None)
+    yield port
+    embedded.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def stack(mongo_port: int) -> Iterator[Stack]:
+    port = embedded.free_port()
+    proc = embedded.start_broker(port)
+    yield Stack(port, mongo_port)
+    embedded.stop(proc)
+
+
+@pytest.fixture
+def fresh_stack(mongo_port: int) -> Iterator[Stack]:
+    """A broker of its own, for tests that restart or lose it."""
+    port = embedded.free_port()
+    proc = embedded.start_broker(port)
+    yield Stack(port, mongo_port)
+    embedded.stop(proc)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan and talk to it over ASGI."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def read_topic(
+    settings: Settings,
+    topic: str,
+    until: Callable[[list[tuple[bytes | None, Envelope]]], bool],
+    timeout_s: float = 15,
+) -> list[tuple[bytes | None, Envelope]]:
+    """Read a topic from the beginning until ``until(records)`` holds; returns (key, envelope)s."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[tuple[bytes | None, Envelope]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    records.append((m.key, Envelope.model_validate(json.loads(m.value))))
+        return records
+    finally:
+        await consumer.stop()
