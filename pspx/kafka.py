@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream import BaseMiddleware
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
@@ -171,3 +171,32 @@ def guarded(
             )
 
     return ConsumerGuard
+
+
+def subscribe(
+    kafka: KafkaBroker,
+    *topic_names: str,
+    group: str | None,
+    handle: Callable[[Envelope], Awaitable[None]],
+    retries: int,
+) -> None:
+    """Feed every envelope on ``topic_names`` to ``handle``, committing only after it.
+
+    With ``group=None`` the subscriber reads from the beginning on every start and
+    commits nothing: the way to rebuild in-memory state from the log.
+    """
+    guard = guarded(kafka, group=group or "(replay)", retries=retries)
+
+    async def on_event(envelope: Envelope) -> None:
+        await handle(envelope)
+
+    # Middlewares attach to a router (FastStream 0.7 has no per-subscriber ones).
+    router = KafkaRouter(middlewares=[guard])
+    router.subscriber(
+        *topic_names,
+        group_id=group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR if group else AckPolicy.ACK_FIRST,
+        title=f"{group or 'replay'}:{','.join(topic_names)}",
+    )(on_event)
+    kafka.include_router(router)

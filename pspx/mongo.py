@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from pspx.settings import Settings
 
@@ -31,3 +33,27 @@ async def in_transaction(
     """Run ``work`` in one multi-document transaction: all of it commits or none."""
     async with mongo.start_session() as session:
         return await session.with_transaction(work)
+
+
+async def apply_if_newer(
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    version: int,
+    fields: Document,
+    session: AsyncClientSession | None = None,
+) -> bool:
+    """Write ``fields`` only if the stored copy is older than ``version``.
+
+    The consumer-side version guard: a duplicate or an older event changes
+    nothing. Returns whether the write happened.
+    """
+    try:
+        result = await collection.update_one(
+            {"_id": doc_id, "version": {"$lt": version}},
+            {"$set": {**fields, "version": version}},
+            upsert=True,
+            session=session,
+        )
+    except DuplicateKeyError:
+        return False  # the stored copy is as new or newer: the upsert collided with it
+    return result.modified_count > 0 or result.upserted_id is not None

@@ -99,3 +99,24 @@ async def read_topic(
         return records
     finally:
         await consumer.stop()
+
+
+async def read_raw(
+    settings: Settings, topic: str, count: int
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The first ``count`` raw messages of a topic with their headers (or fewer after 15 s)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    out: list[tuple[bytes, dict[str, str]]] = []
+    try:
+        for _ in range(75):
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                out += [(m.value, {k: v.decode() for k, v in m.headers}) for m in messages]
+            if len(out) >= count:
+                break
+        return out
+    finally:
+        await consumer.stop()

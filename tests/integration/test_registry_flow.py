@@ -28,14 +28,20 @@ CHARITY = {
 }
 
 
-def of(records: list[tuple[bytes | None, Envelope]], aggregate_id: str) -> list[tuple[bytes | None, Envelope]]:
+def of(
+    records: list[tuple[bytes | None, Envelope]], aggregate_id: str
+) -> list[tuple[bytes | None, Envelope]]:
     return [(k, e) for k, e in records if e.aggregate_id == aggregate_id]
 
 
-async def test_registered_organisation_arrives_on_its_topic_keyed_and_enveloped(stack: Stack) -> None:
+async def test_registered_organisation_arrives_on_its_topic_keyed_and_enveloped(
+    stack: Stack,
+) -> None:
     settings = stack.settings()
     async with serving(build(settings)) as api:
-        response = await api.post("/organisations", json=CHARITY, headers={"x-correlation-id": "cid-42"})
+        response = await api.post(
+            "/organisations", json=CHARITY, headers={"x-correlation-id": "cid-42"}
+        )
         assert response.status_code == 201, response.text
         assert response.json()["version"] == 1
 
