@@ -49,3 +49,4 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # aiokafka reports every transient metadata hiccup at WARNING; keep ours readable.
     logging.getLogger("aiokafka").setLevel("ERROR")
+    logging.getLogger("httpx").setLevel("WARNING")
