@@ -17,7 +17,7 @@ class PracticeSummary(BaseModel):
 
     title: str
     summary: str
-    body: str
+    body: str  # plain text: the Markdown body without its markup
     service_area: str | None
     regions: list[str]
     tags: list[str]

@@ -1,0 +1,77 @@
+"""Exchange service wiring: ``uvicorn services.exchange.app:app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from pspx import topics
+from pspx.http import create_app
+from pspx.runtime import Runtime
+from pspx.settings import Settings, get_settings
+from services.exchange import handlers
+from services.exchange.api import router
+from services.exchange.matching_client import MatchingClient
+from services.exchange.service import Exchange
+from services.exchange.store import ExchangeStore
+
+PRODUCES = (topics.PRACTICES,)
+
+# Far above the largest valid command (a 100 KB body, even JSON-escaped), so the
+# field rules give the precise answer and this only stops abuse before parsing.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def build(settings: Settings | None = None, *, matching: MatchingClient | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime("exchange", settings, produces=PRODUCES)
+    store = ExchangeStore(runtime)
+    client = matching or MatchingClient(settings.service_url("matching"))
+    handlers.subscribe(runtime, store)  # before the lifespan starts the broker
+    runtime_lifespan = runtime.lifespan(setup=store.ensure_indexes)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app):
+            try:
+                yield
+            finally:
+                await client.close()
+
+    app = create_app(
+        title="PSP Exchange innovation exchange",
+        description=(
+            "Good practice from the third sector, endorsements by commissioners and the "
+            "dialogue between them; search and similar practices come from the matching "
+            "service. Commands carry the acting organisation's id (the gateway authenticates "
+            "and fills it in); moderation commands name the operator."
+        ),
+        lifespan=lifespan,
+        ready=runtime.ready,
+    )
+
+    @app.middleware("http")
+    async def _limit_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+            return JSONResponse(
+                {
+                    "error": "too_large",
+                    "message": f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB",
+                },
+                status_code=413,
+            )
+        return await call_next(request)
+
+    app.state.exchange = Exchange(store, client)
+    app.state.runtime = runtime
+    app.include_router(router)
+    return app
+
+
+app = build()
