@@ -5,9 +5,10 @@ A service writes its change and the change's events in one Mongo transaction
 pending records in order and marks them sent only after the broker's ack, so a
 crash can duplicate an event but never lose one.
 
-Records are kept after they are sent: the embedded broker forgets everything
-on restart, so when a relay finds a topic holding fewer messages than it has
-sent, it republishes that topic's history in order (consumers are idempotent).
+Records are kept after they are sent, with the position the broker gave them:
+the embedded broker forgets everything on restart, so when a relay finds a
+topic no longer holding the last event it sent there, it republishes that
+topic's history in order (consumers are idempotent).
 ``pspx replay`` does the same on demand.
 """
 
@@ -20,12 +21,13 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from aiokafka.structs import RecordMetadata
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx.events import Envelope, Event, new_envelope
-from pspx.kafka import EventBus, message_counts
+from pspx.kafka import EventBus, holds
 from pspx.metrics import OUTBOX_PENDING
 from pspx.settings import Settings
 
@@ -99,20 +101,37 @@ class Outbox:
         cursor = self.records.find({"status": PENDING}).sort("seq", ASCENDING).limit(limit)
         return await cursor.to_list()
 
-    async def mark_sent(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self.records.update_many(
-                {"_id": {"$in": list(ids)}},
-                {"$set": {"status": SENT, "sent_at": datetime.now(UTC)}},
-            )
+    async def mark_sent(
+        self, records: Sequence[dict[str, Any]], acks: Sequence[RecordMetadata]
+    ) -> None:
+        """Record each event as sent, with where the broker put it."""
+        now = datetime.now(UTC)
+        await self.records.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": r["_id"]},
+                    {
+                        "$set": {
+                            "status": SENT,
+                            "sent_at": now,
+                            "partition": a.partition,
+                            "offset": a.offset,
+                        }
+                    },
+                )
+                for r, a in zip(records, acks, strict=True)
+            ]
+        )
 
     async def history(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         """Every record of a topic in publication order, sent or not."""
         async for record in self.records.find({"topic": topic}).sort("seq", ASCENDING):
             yield record
 
-    async def count_sent(self, topic: str) -> int:
-        return await self.records.count_documents({"topic": topic, "status": SENT})
+    async def last_sent(self, topic: str) -> dict[str, Any] | None:
+        return await self.records.find_one(
+            {"topic": topic, "status": SENT}, sort=[("sent_at", DESCENDING), ("seq", DESCENDING)]
+        )
 
 
 async def publish_records(bus: EventBus, records: Sequence[dict[str, Any]]) -> None:
@@ -135,8 +154,10 @@ async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
 
 async def _send(outbox: Outbox, bus: EventBus, records: list[dict[str, Any]]) -> int:
     if records:
-        await publish_records(bus, records)
-        await outbox.mark_sent([r["_id"] for r in records if r["status"] != SENT])
+        acks = await bus.publish_all(
+            [(Envelope.model_validate(r["envelope"]), r["topic"]) for r in records]
+        )
+        await outbox.mark_sent(records, acks)
     return len(records)
 
 
@@ -150,11 +171,11 @@ class Relay:
         self.bus = bus
         self.settings = settings
         self.topics = topics
+        self._stopping = False
 
     async def restore_lost_topics(self) -> int:
-        """Republish any of our topics that hold fewer messages than we have sent."""
-        counts = await message_counts(self.settings, self.topics)
-        behind = [t for t in self.topics if counts.get(t, 0) < await self.outbox.count_sent(t)]
+        """Republish any of our topics that no longer hold the last event we sent to them."""
+        behind = [t for t in self.topics if not await self._holds_last(t)]
         if not behind:
             return 0
         republished = await replay(self.outbox, self.bus, behind)
@@ -164,12 +185,23 @@ class Relay:
         )
         return republished
 
+    async def _holds_last(self, topic: str) -> bool:
+        last = await self.outbox.last_sent(topic)
+        if last is None or "offset" not in last:
+            return True  # nothing sent yet: nothing to restore
+        return await holds(self.settings, topic, last["partition"], last["offset"], last["_id"])
+
     async def flush(self) -> int:
         """Publish every pending record, oldest first; returns how many."""
         total = 0
         while batch := await self.outbox.pending(BATCH):
             total += await _send(self.outbox, self.bus, batch)
         return total
+
+    def stop(self) -> None:
+        """Finish the current batch, send what is pending, then end ``run``."""
+        self._stopping = True
+        self.outbox.wake_relay()
 
     async def run(self) -> None:
         await self.restore_lost_topics()
@@ -183,6 +215,8 @@ class Relay:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying")
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(
                     self.outbox.written.wait(), timeout=self.settings.relay_interval_s

@@ -33,6 +33,8 @@ class Runtime:
     kafka: KafkaBroker = field(init=False)
     bus: kafka.EventBus = field(init=False)
     outbox: Outbox = field(init=False)
+    relay: Relay | None = field(default=None, init=False)
+    _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -50,10 +52,18 @@ class Runtime:
         await self.outbox.ensure_indexes()
         await self.kafka.start()
         if self.produces:
-            relay = Relay(self.outbox, self.bus, self.settings, self.produces)
-            self.background(relay.run, "relay")
+            self.relay = Relay(self.outbox, self.bus, self.settings, self.produces)
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}.relay")
 
     async def stop(self) -> None:
+        if self.relay is not None and self._relay_task is not None:
+            # Let the relay drain what was committed; a cancel mid-batch would resend it.
+            self.relay.stop()
+            try:
+                await asyncio.wait_for(self._relay_task, timeout=10)
+            except TimeoutError:
+                log.warning("outbox not drained at shutdown; the rest is sent on restart")
+            self._relay_task = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -70,7 +80,8 @@ class Runtime:
             checks["mongo"] = True
         with contextlib.suppress(Exception):
             checks["kafka"] = await self.kafka.ping(timeout=2)
-        checks["background"] = all(not t.done() for t in self._tasks)
+        tasks = [*self._tasks, *([self._relay_task] if self._relay_task else [])]
+        checks["background"] = all(not t.done() for t in tasks)
         return checks
 
     def lifespan(

@@ -1,0 +1,176 @@
+"""``pspx``: run, inspect and feed PSP Exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from pspx import embedded, topics
+from pspx.settings import Settings, get_settings
+
+app = typer.Typer(help="PSP Exchange: run, inspect and feed the system.", no_args_is_help=True)
+match_app = typer.Typer(help="The matching engine, offline.", no_args_is_help=True)
+app.add_typer(match_app, name="match")
+
+RegistryUrl = Annotated[
+    str | None, typer.Option(help="Registry base URL (default: from the settings)")
+]
+
+
+def _registry(url: str | None) -> str:
+    return (url or get_settings().service_url("registry")).rstrip("/")
+
+
+@app.command()
+def up(
+    seed: Annotated[bool, typer.Option(help="Load the demo data if the registry is empty")] = True,
+) -> None:
+    """Start the broker, the database and every service; Ctrl-C stops them all."""
+    from pspx.demo.seed import is_empty
+    from pspx.demo.seed import seed as load_demo
+    from pspx.stack import Stack, data_dir_note
+
+    stack = Stack(get_settings())
+    try:
+        stack.start()
+        registry = stack.settings.service_url("registry")
+        if seed and is_empty(registry):
+            print("first start: loading the demo data")
+            for line in load_demo(registry):
+                print(f"  {line}")
+        print(f"PSP Exchange is up; {data_dir_note(stack.data)}. Ctrl-C stops it.")
+        stack.wait()
+    except (embedded.PortTaken, embedded.StartFailed) as exc:
+        print(f"pspx up: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        stack.stop()
+
+
+@app.command()
+def status() -> None:
+    """Show the health of every part; exit 0 only when all are healthy."""
+    from pspx.stack import available
+
+    settings = get_settings()
+    healthy = True
+    rows = []
+    for name, port in (("kafka", settings.kafka_port), ("mongo", settings.mongo_port)):
+        up_ = not embedded.port_free(port)
+        rows.append((name, f"127.0.0.1:{port}", "listening" if up_ else "down"))
+        healthy &= up_
+    for svc in available():
+        url = settings.service_url(svc.name)
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=3)
+            body = response.json()
+            ok = response.status_code == 200
+            state = (
+                "ready"
+                if ok
+                else "not ready: "
+                + ", ".join(k for k, v in body.get("checks", {}).items() if not v)
+            )
+        except httpx.HTTPError:
+            ok, state = False, "down"
+        rows.append((svc.name, url, state))
+        healthy &= ok
+    for name, where, state in rows:
+        print(f"{name:<10} {where:<28} {state}")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def seed(registry_url: RegistryUrl = None) -> None:
+    """Load the demo data (UK charities, commissioners, needs) through the registry."""
+    from pspx.demo.seed import seed as load_demo
+
+    for line in load_demo(_registry(registry_url)):
+        print(line)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of organisations")
+    ],
+    registry_url: RegistryUrl = None,
+    batch: Annotated[int, typer.Option(min=1, max=1000)] = 500,
+) -> None:
+    """Register or update the organisations of a JSONL file (idempotent on id)."""
+    from pspx.importer import import_file
+
+    try:
+        summary = import_file(_registry(registry_url), file, batch)
+    except httpx.ConnectError:
+        print(
+            f"pspx import: cannot reach the registry at {_registry(registry_url)}", file=sys.stderr
+        )
+        raise typer.Exit(1) from None
+    for problem in summary.invalid[:20]:
+        print(f"  skipped {problem}", file=sys.stderr)
+    if len(summary.invalid) > 20:
+        print(f"  ... and {len(summary.invalid) - 20} more", file=sys.stderr)
+    print(summary.line())
+    raise typer.Exit(1 if summary.invalid else 0)
+
+
+PRODUCERS = {
+    "registry": (topics.ORGANISATIONS, topics.NEEDS, topics.PARTNERSHIPS),
+    "exchange": (topics.PRACTICES,),
+}
+
+
+@app.command()
+def replay(
+    service: Annotated[str, typer.Argument(help="registry or exchange")],
+    topic: Annotated[list[str] | None, typer.Option(help="Only these topics")] = None,
+) -> None:
+    """Republish a service's whole event history from its outbox, in order."""
+    if service not in PRODUCERS:
+        print(f"pspx replay: service must be one of {', '.join(PRODUCERS)}", file=sys.stderr)
+        raise typer.Exit(2)
+    chosen = topic or list(PRODUCERS[service])
+    unknown = set(chosen) - set(PRODUCERS[service])
+    if unknown:
+        print(
+            f"pspx replay: {service} does not publish {', '.join(sorted(unknown))}", file=sys.stderr
+        )
+        raise typer.Exit(2)
+    count = asyncio.run(_replay(get_settings(), service, chosen))
+    print(f"republished {count} events to {', '.join(chosen)}")
+
+
+async def _replay(settings: Settings, service: str, chosen: list[str]) -> int:
+    from pspx.outbox import replay as republish
+    from pspx.runtime import Runtime
+
+    runtime = Runtime(service, settings)
+    await runtime.kafka.start()
+    try:
+        return await republish(runtime.outbox, runtime.bus, chosen)
+    finally:
+        await runtime.stop()
+
+
+@match_app.command("rank")
+def match_rank(
+    partners: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    needs: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option(dir_okay=False)],
+    top: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Rank a JSONL of needs against a JSONL of partners with the service's own engine."""
+    from services.matching.batch import rank_files
+
+    count = rank_files(partners, needs, top, out)
+    print(f"ranked {count} needs into {out}")
+
+
+def main() -> None:
+    app()

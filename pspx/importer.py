@@ -1,0 +1,112 @@
+"""Load organisations from JSONL through the registry's API (validated, idempotent on id).
+
+A line is ``{"id", "name", "kind", "description", "regions", "service_areas"}``
+(the matching benchmark's format) and may carry any other profile field
+(``alternate_names``, ``activities``, ``languages``, ``website``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from pspx.events.registry import OrganisationProfile, OrgId
+from pspx.http import field_errors
+
+
+class Registration(BaseModel):
+    id: OrgId
+    profile: OrganisationProfile
+
+
+@dataclass
+class ImportSummary:
+    registered: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return self.registered + self.updated + self.unchanged
+
+    def line(self) -> str:
+        rate = self.rows / self.seconds * 60 if self.seconds else 0.0
+        return (
+            f"{self.registered} registered, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.invalid)} invalid in {self.seconds:.1f} s ({rate:,.0f} a minute)"
+        )
+
+
+def registration(row: dict[str, Any]) -> Registration:
+    profile = {k: v for k, v in row.items() if k != "id"}
+    return Registration.model_validate({"id": row.get("id"), "profile": profile})
+
+
+def read(path: Path) -> Iterator[tuple[int, Registration | str]]:
+    """Each line as a registration, or as the reason it is invalid."""
+    with path.open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                yield number, registration(json.loads(text))
+            except json.JSONDecodeError as exc:
+                yield number, f"line {number}: not JSON ({exc.msg})"
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{e['field']}: {e['problem']}" for e in field_errors(list(exc.errors()))
+                )
+                yield number, f"line {number}: {problems}"
+
+
+def post_batch(client: httpx.Client, batch: list[Registration], summary: ImportSummary) -> None:
+    response = client.post(
+        "/organisations/import", json=[r.model_dump(mode="json") for r in batch], timeout=120
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"the registry refused a batch: {response.status_code} {response.text}")
+    counts = response.json()
+    summary.registered += counts["registered"]
+    summary.updated += counts["updated"]
+    summary.unchanged += counts["unchanged"]
+
+
+def import_file(
+    registry_url: str, path: Path, batch_size: int = 500, progress: bool = True
+) -> ImportSummary:
+    from tqdm import tqdm
+
+    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    summary = ImportSummary()
+    started = time.perf_counter()
+    batch: list[Registration] = []
+    seen: set[str] = set()
+    with (
+        httpx.Client(base_url=registry_url) as client,
+        tqdm(total=total, unit="org", disable=not progress, desc=path.name) as bar,
+    ):
+        for _, row in read(path):
+            if isinstance(row, str):
+                summary.invalid.append(row)
+            elif row.id in seen:
+                summary.invalid.append(f"{row.id}: appears more than once in the file")
+            else:
+                seen.add(row.id)
+                batch.append(row)
+            bar.update(1)
+            if len(batch) == batch_size:
+                post_batch(client, batch, summary)
+                batch = []
+        if batch:
+            post_batch(client, batch, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
