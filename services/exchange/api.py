@@ -77,6 +77,7 @@ class CommentOut(BaseModel):
     id: str
     version: int
     practice_id: str
+    number: int = Field(description="Its place in the practice's dialogue, from 1")
     parent_id: str | None
     author_id: str
     author_name: str
@@ -123,7 +124,9 @@ async def _results(request: Request, found: list[Found]) -> ResultsOut:
 def _comment_out(request: Request, c: Comment) -> CommentOut:
     shown = c.hidden is None
     return CommentOut(
-        **c.model_dump(include={"id", "version", "practice_id", "parent_id", "author_id"}),
+        **c.model_dump(
+            include={"id", "version", "practice_id", "number", "parent_id", "author_id"}
+        ),
         author_name=c.author_name,
         author_kind=c.author_kind,
         body=c.body if shown else None,

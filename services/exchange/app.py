@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pspx import topics
@@ -23,6 +25,21 @@ PRODUCES = (topics.PRACTICES,)
 # Far above the largest valid command (a 100 KB body, even JSON-escaped), so the
 # field rules give the precise answer and this only stops abuse before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def field_errors(errors: list[Any]) -> list[dict[str, str]]:
+    """Pydantic errors as ``{"field": "a.b", "problem": "..."}``.
+
+    Only the leading request part is dropped: this API has fields named ``body``,
+    which the kernel's version would drop as well.
+    """
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        out.append({"field": ".".join(loc) or "(body)", "problem": err.get("msg", "invalid")})
+    return out
 
 
 def build(settings: Settings | None = None, *, matching: MatchingClient | None = None) -> FastAPI:
@@ -52,6 +69,12 @@ def build(settings: Settings | None = None, *, matching: MatchingClient | None =
         lifespan=lifespan,
         ready=runtime.ready,
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid_input", "fields": field_errors(list(exc.errors()))}, status_code=422
+        )
 
     @app.middleware("http")
     async def _limit_size(

@@ -284,9 +284,11 @@ class Practice(Aggregate):
                 )
             if parent.hidden is not None:
                 raise DomainError(f"comment {parent.id} has been hidden", field="parent_id")
+        self.comment_count += 1
         comment = Comment(
             id=comment_id,
             practice_id=self.id,
+            number=self.comment_count,
             parent_id=parent.id if parent else None,
             author_id=author.id,
             author_name=author.name,
@@ -296,7 +298,6 @@ class Practice(Aggregate):
             created_at=at,
         )
         comment._bump()
-        self.comment_count += 1
         self._bump()
         event = PracticeCommented(
             id=self.id,
@@ -368,6 +369,7 @@ class Moderation(BaseModel):
 
 class Comment(Aggregate):
     practice_id: str
+    number: int = Field(description="Its place in the practice's dialogue, from 1")
     parent_id: str | None = None
     author_id: str
     author_name: str

@@ -90,7 +90,7 @@ class ExchangeStore:
         for key in ("author_id", "content.service_area", "content.regions", "content.tags"):
             await practices.create_index([(key, ASCENDING)])
         await self.db[COLLECTIONS[Comment]].create_index(
-            [("practice_id", ASCENDING), ("created_at", ASCENDING)]
+            [("practice_id", ASCENDING), ("number", ASCENDING)], unique=True
         )
 
     # --- the organisation replica ---
@@ -119,7 +119,7 @@ class ExchangeStore:
 
     async def comments_of(self, practice_id: str) -> list[Comment]:
         cursor = self.db[COLLECTIONS[Comment]].find({"practice_id": practice_id})
-        docs = await cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list()
+        docs = await cursor.sort("number", ASCENDING).to_list()
         return [from_document(Comment, d) for d in docs]
 
     async def page_practices(

@@ -18,19 +18,19 @@ from services.exchange.store import ExchangeStore
 from services.registry.app import build as build_registry
 from tests.conftest import serving
 
-COUNCIL = {
+COUNCIL: dict[str, Any] = {
     "id": "GB-LAS-FIFE",
     "profile": {"name": "Fife Council", "kind": "public_body", "regions": ["Scotland"]},
 }
-HEALTH_BOARD = {
+HEALTH_BOARD: dict[str, Any] = {
     "id": "GB-NHS-FIFE",
     "profile": {"name": "NHS Fife", "kind": "public_body", "regions": ["Scotland"]},
 }
-CHARITY = {
+CHARITY: dict[str, Any] = {
     "id": "GB-SC-SC012345",
     "profile": {"name": "Fife Befriending Network", "kind": "charity", "regions": ["Scotland"]},
 }
-SOCIAL_ENTERPRISE = {
+SOCIAL_ENTERPRISE: dict[str, Any] = {
     "id": "GB-COH-SC654321",
     "profile": {"name": "Kingdom Kitchens", "kind": "social_enterprise", "regions": ["Scotland"]},
 }
