@@ -28,14 +28,20 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
+from itertools import chain
 from typing import Literal
 
 import Stemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
 
 Language = Literal["english", "swedish"]
 
-_TOKEN = re.compile(r"[^\W_]{2,}")
+_TOKEN = re.compile(r"[^\W_]+")
+# ASCII text (most of it) splits faster by mapping separators to spaces.
+_ASCII_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+_LOOSE_MARKS = re.compile("[\u0300-\u036f]")
 # Combining marks that make distinct Cyrillic letters (й, ў / ё, ї, ӧ).
 _CYRILLIC_LETTER_MARKS = frozenset("\u0306\u0308")
 _BG_LONG_ARTICLES = ("ата", "ята", "ите", "ето", "ото", "стта")
@@ -85,7 +91,10 @@ class Analyzer:
     def __init__(self, *, stem: bool = True) -> None:
         self.stem = stem
         self._stop: dict[str, frozenset[str]] = {
-            "english": frozenset(get_stop_words("english")),
+            # The package's English list (1,333 words) also drops content words
+            # that matter in social-service text (young, older, home, help,
+            # work); keep the ones scikit-learn's function-word list shares.
+            "english": frozenset(get_stop_words("english")) & ENGLISH_STOP_WORDS,
             "swedish": frozenset(get_stop_words("swedish")),
             "bulgarian": frozenset(get_stop_words("bulgarian")),
         }
@@ -100,21 +109,34 @@ class Analyzer:
         self._surface: dict[str, str] = {}
 
     def latin_language(self, tokens: list[str]) -> Language:
-        """Guess English or Swedish from function words.
+        """Guess English or Swedish from the distinct function words of each.
 
         A tie (often: no function words at all) goes to Swedish only if some
         token has å, ä or ö.
         """
-        english = sum(map(_ENGLISH_MARKERS.__contains__, tokens))
-        swedish = sum(map(_SWEDISH_MARKERS.__contains__, tokens))
+        swedish = len(_SWEDISH_MARKERS.intersection(tokens))
+        # Most text has no Swedish marker: then one English marker decides,
+        # and isdisjoint stops at the first.
+        english = (
+            int(not _ENGLISH_MARKERS.isdisjoint(tokens))
+            if swedish == 0
+            else len(_ENGLISH_MARKERS.intersection(tokens))
+        )
         if swedish == english:
-            has_letters = any(not _SWEDISH_LETTERS.isdisjoint(t) for t in tokens)
+            has_letters = not _SWEDISH_LETTERS.isdisjoint("".join(tokens))
             return "swedish" if has_letters else "english"
         return "swedish" if swedish > english else "english"
 
     def tokens(self, text: str) -> list[str]:
-        """Lower-cased word tokens of at least two letters or digits."""
-        return _TOKEN.findall(text.casefold())
+        """Lower-cased runs of letters and digits (analysis drops those
+        shorter than two characters)."""
+        text = text.casefold()
+        if text.isascii():
+            return text.translate(_ASCII_SEPARATORS).split()
+        # The regex splits words at combining marks; composing first keeps
+        # accented letters whole, and what cannot compose (a stress mark on a
+        # Cyrillic vowel) is dropped.
+        return _TOKEN.findall(_LOOSE_MARKS.sub("", unicodedata.normalize("NFC", text)))
 
     def analyze(self, text: str, language: Language | None = None) -> list[str]:
         """Stems of ``text`` in order, stop words and bare numbers removed.
@@ -123,24 +145,41 @@ class Analyzer:
         analysed with the language of the whole document); by default it is
         guessed from ``text``.
         """
-        tokens, cache = self._prepare(text, language)
-        return [stem for stem in map(cache.__getitem__, tokens) if stem]
+        tokens = self.tokens(text)
+        return self._stems(tokens, language or self.latin_language(tokens))
 
     def analyze_with_words(
         self, text: str, language: Language | None = None
     ) -> list[tuple[str, str]]:
         """(stem, original lower-cased word) pairs, for explanations."""
-        tokens, cache = self._prepare(text, language)
-        return [(stem, t) for t in tokens if (stem := cache[t])]
-
-    def _prepare(self, text: str, language: Language | None) -> tuple[list[str], dict[str, str]]:
         tokens = self.tokens(text)
-        language = language or self.latin_language(tokens)
+        stems = self._stems(tokens, language or self.latin_language(tokens), keep_empty=True)
+        return [(stem, token) for stem, token in zip(stems, tokens, strict=True) if stem]
+
+    def analyze_fields(self, texts: Iterable[tuple[str, int]]) -> list[str]:
+        """Stems of several (text, repeat) pairs, one language for them all:
+        a document's language is decided on its whole text, not per field."""
+        by_repeat: dict[int, list[str]] = {}
+        for text, repeat in texts:
+            if repeat > 0:
+                by_repeat.setdefault(repeat, []).append(text)
+        # One tokenisation per weight, not per field: fewer calls, same tokens.
+        groups = [(self.tokens("\n".join(group)), repeat) for repeat, group in by_repeat.items()]
+        language = self.latin_language(list(chain.from_iterable(t for t, _ in groups)))
+        stems: list[str] = []
+        for tokens, repeat in groups:
+            stems.extend(self._stems(tokens, language) * repeat)
+        return stems
+
+    def _stems(self, tokens: list[str], language: Language, keep_empty: bool = False) -> list[str]:
+        # map/filter keep the per-token loop in C; only unseen words reach Python.
         cache = self._cache[language]
-        missing = [t for t in tokens if t not in cache]
-        if missing:
-            self._fill(cache, language, missing)
-        return tokens, cache
+        try:
+            stems = list(map(cache.__getitem__, tokens))
+        except KeyError:
+            self._fill(cache, language, tokens)
+            stems = list(map(cache.__getitem__, tokens))
+        return stems if keep_empty else list(filter(None, stems))
 
     def surface(self, stem: str) -> str:
         """A readable word for ``stem``: the shortest word seen that produced it."""
@@ -158,7 +197,7 @@ class Analyzer:
                             self._surface[stem] = token
 
     def _stem_token(self, token: str, language: Language) -> str:
-        if token.isdigit():
+        if len(token) < 2 or token.isdigit():
             return ""
         if _is_cyrillic(token):
             token = strip_marks(token, keep=_CYRILLIC_LETTER_MARKS)

@@ -1,0 +1,259 @@
+"""The matching service's state, fed by events. Pure: no I/O.
+
+Two engines (partners, practices), the open needs, and the newest version
+applied per aggregate. ``apply`` folds one event in and returns the events the
+change calls for (shortlists and match alerts); applying an event twice, or an
+older version after a newer one, changes nothing and returns nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pspx.events import Envelope, Event
+from pspx.events.exchange import PracticePublished, PracticeUpdated, PracticeWithdrawn
+from pspx.events.matching import MatchFound, ShortlistEntry, ShortlistRanked, TermWeight
+from pspx.events.registry import (
+    NeedClosed,
+    NeedPosted,
+    NeedState,
+    NeedStatus,
+    NeedUpdated,
+    OrganisationProfile,
+    OrganisationRegistered,
+    OrganisationRemoved,
+    OrganisationUpdated,
+)
+from services.matching.engine import (
+    PRACTICE_SCHEMA,
+    Document,
+    Engine,
+    Hit,
+    Query,
+    need_query,
+    partner_document,
+    practice_document,
+    practice_text,
+)
+
+SHORTLIST_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An event this service should publish, with what makes it unique.
+
+    ``dedupe_key`` names the fact (a need's shortlist at a version, or one
+    need-partner alert) so a replay never publishes it twice.
+    """
+
+    event: ShortlistRanked | MatchFound
+    need_id: str
+    need_version: int
+    dedupe_key: str
+
+
+@dataclass
+class Need:
+    id: str
+    state: NeedState
+    version: int
+
+    def query(self, **filters: Sequence[str]) -> Query:
+        s = self.state
+        return need_query(
+            s.title,
+            s.description,
+            s.outcomes,
+            regions=filters.get("regions", ()),
+            kinds=filters.get("kinds", ()),
+            service_areas=filters.get("service_areas", ()),
+        )
+
+
+def partner_doc(org_id: str, p: OrganisationProfile, practices: dict[str, str]) -> Document:
+    return partner_document(
+        org_id,
+        p.name,
+        p.kind.value,
+        p.description,
+        activities=p.activities,
+        service_areas=p.service_areas,
+        regions=p.regions,
+        alternate_names=[*p.alternate_names, *p.former_names],
+        practices=practices,
+    )
+
+
+def terms(hit: Hit) -> list[TermWeight]:
+    return [TermWeight(term=t.word, weight=round(t.weight, 6)) for t in hit.terms]
+
+
+@dataclass
+class MatchingIndex:
+    alert_score: float = 0.2
+    partners: Engine = field(default_factory=Engine)
+    practices: Engine = field(default_factory=lambda: Engine(PRACTICE_SCHEMA))
+    needs: dict[str, Need] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    profiles: dict[str, OrganisationProfile] = field(default_factory=dict)
+    # author id -> practice id -> the text that practice adds to its author's document
+    practice_texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    practice_authors: dict[str, str] = field(default_factory=dict)
+
+    # --- folding events in ---------------------------------------------------------------
+
+    def is_new(self, envelope: Envelope) -> bool:
+        return envelope.aggregate_version > self.versions.get(envelope.aggregate_id, 0)
+
+    def apply(self, envelope: Envelope, *, alerts: bool = True) -> list[Outgoing]:
+        """Fold one event in; returns what to publish (nothing for a stale event)."""
+        if not self.is_new(envelope):
+            return []
+        event = envelope.event()
+        self.versions[envelope.aggregate_id] = envelope.aggregate_version
+        match event:
+            case OrganisationRegistered() | OrganisationUpdated():
+                return self._partner_changed(event.id, event.profile, alerts)
+            case OrganisationRemoved():
+                self.profiles.pop(event.id, None)
+                self.partners.remove(event.id)
+            case NeedPosted() | NeedUpdated() | NeedClosed():
+                return self._need_changed(event.id, event.need, envelope.aggregate_version)
+            case PracticePublished() | PracticeUpdated():
+                self._practice_changed(event)
+            case PracticeWithdrawn():
+                self._practice_withdrawn(event.id)
+        return []
+
+    def load(self, envelopes: Iterable[Envelope]) -> list[Outgoing]:
+        """Rebuild from a replay in one fit, then rank every open need once."""
+        for envelope in envelopes:
+            if not self.is_new(envelope):
+                continue
+            self.versions[envelope.aggregate_id] = envelope.aggregate_version
+            self._remember(envelope.event(), envelope.aggregate_version)
+        self.partners.build(
+            partner_doc(org_id, p, self._practices_of(org_id))
+            for org_id, p in self.profiles.items()
+        )
+        self.practices.refit()
+        return [out for need in self.needs.values() for out in self._shortlist_and_alerts(need)]
+
+    def _remember(self, event: Event, version: int) -> None:
+        """The state part of ``apply``, without touching the partner engine."""
+        match event:
+            case OrganisationRegistered() | OrganisationUpdated():
+                if event.profile.kind.is_third_sector:
+                    self.profiles[event.id] = event.profile
+                else:
+                    self.profiles.pop(event.id, None)
+            case OrganisationRemoved():
+                self.profiles.pop(event.id, None)
+            case NeedPosted() | NeedUpdated() | NeedClosed():
+                self._set_need(event.id, event.need, version)
+            case PracticePublished() | PracticeUpdated():
+                self._practice_changed(event, attach=False)
+            case PracticeWithdrawn():
+                self._practice_withdrawn(event.id, detach=False)
+
+    def _practices_of(self, org_id: str) -> dict[str, str]:
+        return {
+            pid: text for pid, (author, text) in self.practice_texts.items() if author == org_id
+        }
+
+    def _partner_changed(
+        self, org_id: str, profile: OrganisationProfile, alerts: bool
+    ) -> list[Outgoing]:
+        if not profile.kind.is_third_sector:
+            # Public bodies and private firms are not ranked as partners.
+            self.profiles.pop(org_id, None)
+            self.partners.remove(org_id)
+            return []
+        self.profiles[org_id] = profile
+        self.partners.upsert(partner_doc(org_id, profile, self._practices_of(org_id)))
+        return self._partner_alerts(org_id) if alerts else []
+
+    def _set_need(self, need_id: str, state: NeedState, version: int) -> Need | None:
+        if state.status is NeedStatus.CLOSED:
+            self.needs.pop(need_id, None)
+            return None
+        need = Need(need_id, state, version)
+        self.needs[need_id] = need
+        return need
+
+    def _need_changed(self, need_id: str, state: NeedState, version: int) -> list[Outgoing]:
+        need = self._set_need(need_id, state, version)
+        return self._shortlist_and_alerts(need) if need else []
+
+    def _practice_changed(
+        self, event: PracticePublished | PracticeUpdated, *, attach: bool = True
+    ) -> None:
+        p = event.practice
+        self.practices.upsert(
+            practice_document(
+                event.id,
+                p.title,
+                p.summary,
+                p.body,
+                service_area=p.service_area,
+                regions=p.regions,
+                tags=p.tags,
+                author=p.author_id,
+            )
+        )
+        self._practice_withdrawn(event.id, detach=attach, keep_document=True)
+        text = practice_text(p.title, p.summary)
+        self.practice_texts.setdefault(p.author_id, {})[event.id] = text
+        self.practice_authors[event.id] = p.author_id
+        if attach:
+            self.partners.attach(p.author_id, event.id, text)
+
+    def _practice_withdrawn(
+        self, practice_id: str, *, detach: bool = True, keep_document: bool = False
+    ) -> None:
+        if not keep_document:
+            self.practices.remove(practice_id)
+        author = self.practice_authors.pop(practice_id, None)
+        if author is not None:
+            self.practice_texts.get(author, {}).pop(practice_id, None)
+            if detach:
+                self.partners.detach(author, practice_id)
+
+    # --- what to publish -----------------------------------------------------------------
+
+    def _shortlist_and_alerts(self, need: Need) -> list[Outgoing]:
+        hits = self.partners.search(need.query(), SHORTLIST_SIZE)
+        shortlist = ShortlistRanked(
+            need_id=need.id,
+            commissioner_id=need.state.commissioner_id,
+            entries=[
+                ShortlistEntry(partner_id=h.doc_id, score=round(h.score, 6), terms=terms(h))
+                for h in hits
+            ],
+        )
+        out = [Outgoing(shortlist, need.id, need.version, f"shortlist|{need.id}|{need.version}")]
+        out += [self._alert(need, h, "need") for h in hits if h.score >= self.alert_score]
+        return out
+
+    def _partner_alerts(self, org_id: str) -> list[Outgoing]:
+        """Open needs whose shortlist this partner now enters above the alert score."""
+        out = []
+        for need in self.needs.values():
+            for hit in self.partners.search(need.query(), SHORTLIST_SIZE):
+                if hit.doc_id == org_id and hit.score >= self.alert_score:
+                    out.append(self._alert(need, hit, "partner"))
+        return out
+
+    def _alert(self, need: Need, hit: Hit, trigger: Literal["partner", "need"]) -> Outgoing:
+        found = MatchFound(
+            need_id=need.id,
+            commissioner_id=need.state.commissioner_id,
+            partner_id=hit.doc_id,
+            score=round(hit.score, 6),
+            terms=terms(hit),
+            trigger=trigger,
+        )
+        return Outgoing(found, need.id, need.version, f"match|{need.id}|{hit.doc_id}")
