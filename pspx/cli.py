@@ -158,6 +158,15 @@ async def _replay(settings: Settings, service: str, chosen: list[str]) -> int:
         await runtime.stop()
 
 
+@app.command()
+def docs() -> None:
+    """Regenerate docs/asyncapi.json and docs/events.md from the code."""
+    from pspx.docs import write
+
+    for path in write():
+        print(f"wrote {path}")
+
+
 @match_app.command("rank")
 def match_rank(
     partners: Annotated[Path, typer.Option(exists=True, dir_okay=False)],

@@ -184,11 +184,13 @@ def subscribe(
     group: str | None,
     handle: Callable[[Envelope], Awaitable[None]],
     retries: int,
+    consumer: str | None = None,
 ) -> None:
     """Feed every envelope on ``topic_names`` to ``handle``, committing only after it.
 
     With ``group=None`` the subscriber reads from the beginning on every start and
     commits nothing: the way to rebuild in-memory state from the log.
+    ``consumer`` names the subscriber in the AsyncAPI document (default: the group).
     """
     guard = guarded(kafka, group=group or "(replay)", retries=retries)
 
@@ -202,6 +204,6 @@ def subscribe(
         group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR if group else AckPolicy.ACK_FIRST,
-        title=f"{group or 'replay'}:{','.join(topic_names)}",
+        title=consumer or group,
     )(on_event)
     kafka.include_router(router)

@@ -15,10 +15,18 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx import kafka, logs, mongo
+from pspx.events import CATALOGUE, Envelope
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def topics_doc(topic: str) -> str:
+    kinds = sorted(
+        f"{name} (v{kind.version})" for name, kind in CATALOGUE.items() if kind.topic == topic
+    )
+    return f"Envelopes keyed by aggregate id. Event types: {', '.join(kinds)}."
 
 
 @dataclass
@@ -43,6 +51,14 @@ class Runtime:
         self.kafka = kafka.broker(self.settings, client_id=f"pspx-{self.service}")
         self.bus = kafka.EventBus(self.kafka)
         self.outbox = Outbox(self.db, source=self.service)
+        for topic in self.produces:
+            # Declared for the AsyncAPI document; the outbox relay does the publishing.
+            self.kafka.publisher(
+                topic,
+                title=f"{self.service}:{topic}",
+                description=topics_doc(topic),
+                schema=Envelope,
+            )
 
     def background(self, work: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(work(), name=f"{self.service}.{name}"))  # type: ignore[arg-type]

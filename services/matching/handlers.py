@@ -38,6 +38,7 @@ class Handlers:
             group=None,
             handle=self.on_event,
             retries=self.runtime.settings.consumer_retries,
+            consumer="matching",
         )
 
     async def on_event(self, envelope: Envelope) -> None:
