@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pspx import topics
@@ -162,3 +164,66 @@ async def test_a_removed_organisations_practices_stay_readable_and_attributed(
 
         refused = await s.exchange.post("/practices", json=practice(CHARITY["id"]))
         assert refused.status_code == 403
+
+
+async def test_revise_and_withdraw_reach_the_topic_and_leave_the_listing(stack: Stack) -> None:
+    settings = stack.settings()
+    async with exchange_and_registry(settings) as s:
+        await s.register(CHARITY)
+        posted = (await s.exchange.post("/practices", json=practice(CHARITY["id"]))).json()
+        gp = posted["id"]
+        revised = await s.exchange.put(
+            f"/practices/{gp}",
+            json={
+                **practice(CHARITY["id"], summary="Now in Dundee too."),
+                "expected_version": posted["version"],
+            },
+        )
+        assert revised.status_code == 422  # "publish" belongs to drafting only
+        body = practice(CHARITY["id"], summary="Now in Dundee too.")
+        del body["publish"]
+        revised = await s.exchange.put(
+            f"/practices/{gp}", json={**body, "expected_version": posted["version"]}
+        )
+        assert revised.status_code == 200, revised.text
+        again = await s.exchange.put(
+            f"/practices/{gp}", json={**body, "expected_version": posted["version"]}
+        )
+        assert again.status_code == 409
+
+        withdrawn = await s.exchange.post(
+            f"/practices/{gp}/withdraw",
+            json={"author_id": CHARITY["id"], "expected_version": revised.json()["version"]},
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        assert (await s.exchange.get("/practices")).json()["items"] == []
+        assert (await s.exchange.get(f"/practices/{gp}")).json()["status"] == "withdrawn"
+
+        records = await read_topic(settings, topics.PRACTICES, lambda rs: len(of(rs, gp)) >= 3)
+    events = [e for _, e in of(records, gp)]
+    assert [e.event_type for e in events] == [
+        "practice.published",
+        "practice.updated",
+        "practice.withdrawn",
+    ]
+    assert events[1].payload["practice"]["summary"] == "Now in Dundee too."
+    assert [e.aggregate_version for e in events] == [2, 3, 4]
+
+
+async def test_concurrent_endorsements_all_count(stack: Stack) -> None:
+    async with exchange_and_registry(stack.settings()) as s:
+        await s.register(CHARITY, COUNCIL, HEALTH_BOARD)
+        gp = (await s.exchange.post("/practices", json=practice(CHARITY["id"]))).json()["id"]
+        answers = await asyncio.gather(
+            *(
+                s.exchange.post(f"/practices/{gp}/endorsements", json={"endorser_id": org["id"]})
+                for org in (COUNCIL, HEALTH_BOARD)
+            )
+        )
+        assert [a.status_code for a in answers] == [201, 201]
+        stored = (await s.exchange.get(f"/practices/{gp}")).json()
+        assert stored["endorsement_count"] == 2
+        assert {e["endorser_id"] for e in stored["endorsements"]} == {
+            COUNCIL["id"],
+            HEALTH_BOARD["id"],
+        }
