@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     registry_port: int = Field(8101, description="Registry HTTP port")
     matching_port: int = Field(8102, description="Matching HTTP port")
     exchange_port: int = Field(8103, description="Exchange HTTP port")
-    gateway_port: int = Field(8100, description="GraphQL gateway HTTP port")
     registry_url: str = Field("", description="Registry base URL for callers (default from port)")
     matching_url: str = Field("", description="Matching base URL for callers (default from port)")
     exchange_url: str = Field("", description="Exchange base URL for callers (default from port)")

@@ -42,7 +42,6 @@ SERVICES = (
     Service("registry", "services.registry.app"),
     Service("exchange", "services.exchange.app"),
     Service("matching", "services.matching.app"),
-    Service("gateway", "gateway.app"),
 )
 
 
