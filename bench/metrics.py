@@ -22,9 +22,7 @@ def ndcg_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int) -> float
     return dcg_at_k([qrels.get(doc, 0) for doc in ranking], k) / ideal
 
 
-def mrr_at_k(
-    ranking: Sequence[str], qrels: Mapping[str, int], k: int, min_grade: int = 1
-) -> float:
+def mrr_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int, min_grade: int = 1) -> float:
     for rank, doc in enumerate(ranking[:k]):
         if qrels.get(doc, 0) >= min_grade:
             return 1.0 / (rank + 1)

@@ -58,8 +58,9 @@ def bm25_run(data: Path, needs: Sequence[dict[str, Any]], top: int, stem: bool) 
         for p in partners
     ]
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(corpus, stemmer=stemmer, show_progress=False),
-                    show_progress=False)
+    retriever.index(
+        bm25s.tokenize(corpus, stemmer=stemmer, show_progress=False), show_progress=False
+    )
     rankings: Rankings = {}
     for need in needs:
         text = " ".join([need.get("title") or "", need.get("description") or ""])

@@ -41,8 +41,13 @@ SEED = 20240601
 VOCABULARY = 60_000
 ZIPF_EXPONENT = 1.07
 SYSTEMS = ("ours", "bm25s", "tantivy")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,14 @@ class Ours:
 
     def doc(self, i: int, doc_id: str) -> Any:
         c = self.corpus
-        return self.partner_document(doc_id, c.names[i], "charity", c.descriptions[i],
-                                     service_areas=c.areas[i], regions=[c.regions[i]])
+        return self.partner_document(
+            doc_id,
+            c.names[i],
+            "charity",
+            c.descriptions[i],
+            service_areas=c.areas[i],
+            regions=[c.regions[i]],
+        )
 
     def build(self) -> None:
         self.engine.build(self.doc(i, str(i)) for i in range(len(self.corpus.names)))
@@ -147,8 +158,9 @@ class Bm25s:
         self.retriever.index(tokens, show_progress=False)
 
     def query(self, text: str) -> object:
-        tokens = self.bm25s.tokenize([text], stemmer=self.stemmer, return_ids=False,
-                                     show_progress=False)
+        tokens = self.bm25s.tokenize(
+            [text], stemmer=self.stemmer, return_ids=False, show_progress=False
+        )
         known = [[t for t in tokens[0] if t in self.retriever.vocab_dict]]
         return self.retriever.retrieve(known, k=10, show_progress=False, n_threads=1)
 
@@ -178,7 +190,8 @@ class Tantivy:
     def build(self) -> None:
         for i in range(len(self.corpus.names)):
             self.writer.add_document(
-                self.tantivy.Document(id=str(i), body=flat_text(self.corpus, i)))
+                self.tantivy.Document(id=str(i), body=flat_text(self.corpus, i))
+            )
         self.writer.commit()
         self.index.reload()
         self.searcher = self.index.searcher()
@@ -190,7 +203,8 @@ class Tantivy:
 
     def add(self, i: int) -> None:
         self.writer.add_document(
-            self.tantivy.Document(id=f"new-{i}", body=flat_text(self.corpus, i)))
+            self.tantivy.Document(id=f"new-{i}", body=flat_text(self.corpus, i))
+        )
         self.writer.commit()
         self.index.reload()
         self.searcher = self.index.searcher()
@@ -204,7 +218,10 @@ def measure(system: str, size: int, queries: int, adds: int) -> dict[str, float 
     threadpool_limits(1)
     corpus = make_corpus(size, queries)
     runners: dict[str, Callable[[Corpus], Runner]] = {
-        "ours": Ours, "bm25s": Bm25s, "tantivy": Tantivy}
+        "ours": Ours,
+        "bm25s": Bm25s,
+        "tantivy": Tantivy,
+    }
     runner = runners[system](corpus)
     process = psutil.Process()
     rss_before = process.memory_info().rss
@@ -228,8 +245,19 @@ def measure(system: str, size: int, queries: int, adds: int) -> dict[str, float 
 
 def run_child(system: str, size: int, queries: int, adds: int) -> dict[str, float | None]:
     env = dict(os.environ, **{name: "1" for name in THREAD_VARIABLES})
-    command = [sys.executable, "-m", "bench.speed", "--child", system, "--sizes", str(size),
-               "--queries", str(queries), "--adds", str(adds)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.speed",
+        "--child",
+        system,
+        "--sizes",
+        str(size),
+        "--queries",
+        str(queries),
+        "--adds",
+        str(adds),
+    ]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     result: dict[str, float | None] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
@@ -249,17 +277,21 @@ def report(size: int, results: dict[str, dict[str, float | None]]) -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for system, r in results.items():
         add = f"{cell(r['add_ms'], 3)} / {cell(r['add_p95_ms'], 3)}"
-        print(f"| {system} | {cell(r['build_s'], 2)} | {cell(r['p50_ms'], 3)} | "
-              f"{cell(r['p95_ms'], 3)} | {add} | {cell(r['rss_mib'], 0)} |")
+        print(
+            f"| {system} | {cell(r['build_s'], 2)} | {cell(r['p50_ms'], 3)} | "
+            f"{cell(r['p95_ms'], 3)} | {add} | {cell(r['rss_mib'], 0)} |"
+        )
     ours = results["ours"]
     for system in SYSTEMS[1:]:
         if system in results:
             other = results[system]
-            print(f"{system} / ours: build {ratio(other['build_s'], ours['build_s'])}, "
-                  f"p50 {ratio(other['p50_ms'], ours['p50_ms'])}, "
-                  f"p95 {ratio(other['p95_ms'], ours['p95_ms'])}, "
-                  f"add {ratio(other['add_ms'], ours['add_ms'])}, "
-                  f"RSS {ratio(other['rss_mib'], ours['rss_mib'])}")
+            print(
+                f"{system} / ours: build {ratio(other['build_s'], ours['build_s'])}, "
+                f"p50 {ratio(other['p50_ms'], ours['p50_ms'])}, "
+                f"p95 {ratio(other['p95_ms'], ours['p95_ms'])}, "
+                f"add {ratio(other['add_ms'], ours['add_ms'])}, "
+                f"RSS {ratio(other['rss_mib'], ours['rss_mib'])}"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,12 +306,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.child, sizes[0], args.queries, args.adds)))
         return 0
-    print(f"seed {SEED}, vocabulary {VOCABULARY:,}, Zipf exponent {ZIPF_EXPONENT}, "
-          f"{args.queries} queries (top 10), {args.adds} single adds; "
-          f"every system pinned to 1 thread ({', '.join(THREAD_VARIABLES)}=1, threadpoolctl)")
+    print(
+        f"seed {SEED}, vocabulary {VOCABULARY:,}, Zipf exponent {ZIPF_EXPONENT}, "
+        f"{args.queries} queries (top 10), {args.adds} single adds; "
+        f"every system pinned to 1 thread ({', '.join(THREAD_VARIABLES)}=1, threadpoolctl)"
+    )
     for size in sizes:
-        results = {system: run_child(system, size, args.queries, args.adds)
-                   for system in args.systems.split(",")}
+        results = {
+            system: run_child(system, size, args.queries, args.adds)
+            for system in args.systems.split(",")
+        }
         report(size, results)
     return 0
 

@@ -23,10 +23,16 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
 def field_errors(errors: list[Any]) -> list[dict[str, str]]:
-    """Pydantic errors as ``{"field": "a.b", "problem": "..."}``, body prefix dropped."""
+    """Pydantic errors as ``{"field": "a.b", "problem": "..."}``.
+
+    Only the leading request part (``body``, ``query``, ...) is dropped: a model
+    may well have a field of its own called ``body``.
+    """
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
         out.append({"field": ".".join(loc) or "(body)", "problem": err.get("msg", "invalid")})
     return out
 

@@ -10,6 +10,7 @@ partition.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from pspx.settings import Settings
 log = logging.getLogger(__name__)
 
 # Errors that no retry can mend: the message itself is wrong.
-POISON = (ValidationError, UnknownEvent, UnicodeDecodeError, ValueError)
+POISON = (ValidationError, UnknownEvent, json.JSONDecodeError, UnicodeDecodeError)
 
 
 def broker(settings: Settings, client_id: str) -> KafkaBroker:

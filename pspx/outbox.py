@@ -172,6 +172,7 @@ class Relay:
         self.settings = settings
         self.topics = topics
         self._stopping = False
+        self.restored = asyncio.Event()  # set once lost topics are republished
 
     async def restore_lost_topics(self) -> int:
         """Republish any of our topics that no longer hold the last event we sent to them."""
@@ -205,6 +206,7 @@ class Relay:
 
     async def run(self) -> None:
         await self.restore_lost_topics()
+        self.restored.set()
         while True:
             try:
                 await self.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +16,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx import kafka, logs, mongo
 from pspx.events import CATALOGUE, Envelope
+from pspx.kafka import EventBus
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
 
 def topics_doc(topic: str) -> str:
@@ -39,7 +45,7 @@ class Runtime:
     mongo: AsyncMongoClient[dict[str, Any]] = field(init=False)
     db: AsyncDatabase[dict[str, Any]] = field(init=False)
     kafka: KafkaBroker = field(init=False)
-    bus: kafka.EventBus = field(init=False)
+    bus: EventBus = field(init=False)
     outbox: Outbox = field(init=False)
     relay: Relay | None = field(default=None, init=False)
     _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -49,7 +55,7 @@ class Runtime:
         self.mongo = mongo.client(self.settings)
         self.db = mongo.database(self.mongo, self.settings, self.service)
         self.kafka = kafka.broker(self.settings, client_id=f"pspx-{self.service}")
-        self.bus = kafka.EventBus(self.kafka)
+        self.bus = EventBus(self.kafka)
         self.outbox = Outbox(self.db, source=self.service)
         for topic in self.produces:
             # Declared for the AsyncAPI document; the outbox relay does the publishing.
@@ -60,8 +66,10 @@ class Runtime:
                 schema=Envelope,
             )
 
-    def background(self, work: Callable[[], Awaitable[None]], name: str) -> None:
-        self._tasks.append(asyncio.create_task(work(), name=f"{self.service}.{name}"))  # type: ignore[arg-type]
+    def background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        task = asyncio.create_task(work(), name=f"{self.service}.{name}")
+        task.add_done_callback(_report_failure)
+        self._tasks.append(task)
 
     async def start(self) -> None:
         await kafka.ensure_topics(self.settings)
@@ -98,6 +106,9 @@ class Runtime:
             checks["kafka"] = await self.kafka.ping(timeout=2)
         tasks = [*self._tasks, *([self._relay_task] if self._relay_task else [])]
         checks["background"] = all(not t.done() for t in tasks)
+        if self.relay is not None:
+            # Consumers started after us should find our history on the broker.
+            checks["events_restored"] = self.relay.restored.is_set()
         return checks
 
     def lifespan(

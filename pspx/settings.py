@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     match_alert_score: float = Field(
         0.2, ge=0, le=1, description="Score above which matching.match.found is published"
     )
+    comment_edit_window_s: float = Field(
+        900, gt=0, description="How long a comment's author may edit it (exchange)"
+    )
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR)")
 
     @field_validator("log_level")

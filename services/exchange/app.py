@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pspx import topics
@@ -25,21 +24,6 @@ PRODUCES = (topics.PRACTICES,)
 # Far above the largest valid command (a 100 KB body, even JSON-escaped), so the
 # field rules give the precise answer and this only stops abuse before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
-
-
-def field_errors(errors: list[Any]) -> list[dict[str, str]]:
-    """Pydantic errors as ``{"field": "a.b", "problem": "..."}``.
-
-    Only the leading request part is dropped: this API has fields named ``body``,
-    which the kernel's version would drop as well.
-    """
-    out = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ())]
-        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
-            loc = loc[1:]
-        out.append({"field": ".".join(loc) or "(body)", "problem": err.get("msg", "invalid")})
-    return out
 
 
 def build(settings: Settings | None = None, *, matching: MatchingClient | None = None) -> FastAPI:
@@ -70,12 +54,6 @@ def build(settings: Settings | None = None, *, matching: MatchingClient | None =
         ready=runtime.ready,
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"error": "invalid_input", "fields": field_errors(list(exc.errors()))}, status_code=422
-        )
-
     @app.middleware("http")
     async def _limit_size(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -91,7 +69,8 @@ def build(settings: Settings | None = None, *, matching: MatchingClient | None =
             )
         return await call_next(request)
 
-    app.state.exchange = Exchange(store, client)
+    edit_window = timedelta(seconds=settings.comment_edit_window_s)
+    app.state.exchange = Exchange(store, client, edit_window=edit_window)
     app.state.runtime = runtime
     app.include_router(router)
     return app

@@ -160,9 +160,7 @@ class MatchingIndex:
                 self._practice_withdrawn(event.id, detach=False)
 
     def _practices_of(self, org_id: str) -> dict[str, str]:
-        return {
-            pid: text for pid, (author, text) in self.practice_texts.items() if author == org_id
-        }
+        return dict(self.practice_texts.get(org_id, {}))
 
     def _partner_changed(
         self, org_id: str, profile: OrganisationProfile, alerts: bool

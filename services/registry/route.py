@@ -192,7 +192,7 @@ def check_route(
                 reason=reason,
             )
         )
-    met = {r.code: r.met for r in results}
+    met_by_code = {r.code: r.met for r in results}
     by = {fw: all(r.met for r in results if r.framework == fw) for fw in ("VSOPP", "Malmö", "PSP")}
     failed = [r.question for r in results if r.answer is not None and not r.met]
     if by["VSOPP"] and by["Malmö"]:
@@ -204,7 +204,7 @@ def check_route(
     elif by["PSP"]:
         recommendation = Recommendation.PSP_CO_PLANNING
         summary = "The PSP test holds: co-plan and pilot the service with the third sector."
-        if not met["no_market"]:
+        if not met_by_code["no_market"]:
             summary += (
                 " A market exists, so expect to tender competitively at the commissioning stage."
             )
