@@ -183,3 +183,7 @@ def match_rank(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
