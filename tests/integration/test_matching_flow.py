@@ -195,3 +195,26 @@ async def test_duplicates_change_nothing_and_a_restart_rebuilds_the_same_ranking
         round(r["score"], 5) for r in after_duplicates if r["id"] in ours
     ]
     assert len([r for r in restarted if r["id"] in ours]) == 4
+
+
+async def test_a_poison_message_does_not_stop_the_index(stack: Stack) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    settings = stack.settings()
+    word = f"gorsewick{uid()}"
+    charity = org("GB-CHC", "Heath Trust", "charity", f"{word} heathland volunteering")
+    async with (
+        serving(build_registry(settings)) as registry,
+        serving(build_matching(settings)) as matching,
+    ):
+        await eventually(lambda: loaded(matching))
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topics.ORGANISATIONS, b'{"event_type": 42}', key=charity["id"].encode()
+            )
+        finally:
+            await producer.stop()
+        assert (await registry.post("/organisations", json=charity)).status_code == 201
+        await eventually(lambda: _in_index(matching, charity["id"], word))
