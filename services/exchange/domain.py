@@ -16,7 +16,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound, StaleVersion
+from pspx.aggregates import Aggregate
+from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound
 from pspx.events import Event
 from pspx.events.exchange import (
     PracticeCommented,
@@ -162,23 +163,6 @@ class Endorsement(BaseModel):
     endorser_id: str
     endorser_name: str
     at: datetime
-
-
-class Aggregate(BaseModel):
-    id: str
-    version: int = 0
-
-    def expect(self, version: int) -> None:
-        """Refuse a change made against a version other than the stored one."""
-        if version != self.version:
-            raise StaleVersion(
-                f"{self.id} is at version {self.version}; the change was made against version "
-                f"{version}: reload and try again"
-            )
-
-    def _bump(self) -> int:
-        self.version += 1
-        return self.version
 
 
 class Practice(Aggregate):

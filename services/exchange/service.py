@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from pspx.aggregates import A, Aggregate, Change
 from pspx.errors import NotFound, StaleVersion
 from pspx.events import Event
 from services.exchange.domain import (
     COMMENT_EDIT_WINDOW,
-    Aggregate,
     Comment,
     Organisation,
     Practice,
@@ -20,7 +20,7 @@ from services.exchange.domain import (
     Status,
 )
 from services.exchange.matching_client import Hit, MatchingClient, Term
-from services.exchange.store import A, Change, ExchangeStore
+from services.exchange.store import ExchangeStore
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]

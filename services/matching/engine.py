@@ -24,12 +24,13 @@ import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer
 
 from services.matching.text import Analyzer
 
@@ -280,24 +281,50 @@ class _View:
     alive: npt.NDArray[np.bool_]
 
 
+def _postings(docs: Sequence[Document], facet: str) -> dict[str, IntArray]:
+    """Rows holding each casefolded value of ``facet``, ascending, values in
+    first-seen order. Grouped with numpy: a loop per document and value was
+    a noticeable part of a large fit."""
+    values = [doc.facets.get(facet, ()) for doc in docs]
+    flat = list(chain.from_iterable(values))
+    if not flat:
+        return {}
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    rows = np.repeat(np.arange(len(docs), dtype=np.int64), counts)
+    folded: dict[str, int] = {}
+    distinct = dict.fromkeys(flat)  # first-seen order, which the postings keep
+    code = {value: folded.setdefault(value.casefold(), len(folded)) for value in distinct}
+    codes = np.fromiter(map(code.__getitem__, flat), dtype=np.int64, count=len(flat))
+    # A stable sort keeps each value's rows in ascending order.
+    grouped = rows[np.argsort(codes, kind="stable")]
+    bounds = np.cumsum(np.bincount(codes, minlength=len(folded)))[:-1]
+    return dict(zip(folded, np.split(grouped, bounds), strict=True))
+
+
 class _Generation:
     """One fitted vocabulary/IDF, its main matrix, and the delta beside it."""
 
     def __init__(self, docs: list[Document], engine: Engine) -> None:
         self._engine = engine
-        vectorizer = TfidfVectorizer(
-            analyzer=engine.doc_terms,
-            sublinear_tf=engine.settings.sublinear_tf,
-            dtype=np.float32,
-        )
-        try:
-            matrix = vectorizer.fit_transform(docs).tocsc()
-            self.vocab: dict[str, int] = vectorizer.vocabulary_
-            self.idf: FloatArray = vectorizer.idf_
-            self.terms: list[str] = list(vectorizer.get_feature_names_out())
-        except ValueError:  # no documents, or none with any term
+        # Counting in bulk replaces TfidfVectorizer's per-token Python loop; its
+        # vocabulary is the sorted terms, and scikit-learn's transformer does
+        # the weighting exactly as the vectorizer would.
+        counts = engine.analyzer.count_fields(engine._fields(docs))
+        self.terms: list[str] = sorted(counts.terms)
+        self.vocab: dict[str, int] = {term: col for col, term in enumerate(self.terms)}
+        if self.terms:
+            column = np.array([self.vocab[term] for term in counts.terms], dtype=np.int32)
+            tf = sparse.csr_matrix(
+                (counts.counts.astype(np.float32), (counts.rows, column[counts.cols])),
+                shape=(len(docs), len(self.terms)),
+                dtype=np.float32,
+            )
+            transformer = TfidfTransformer(sublinear_tf=engine.settings.sublinear_tf)
+            matrix = transformer.fit(tf).transform(tf, copy=False).tocsc()
+            self.idf: FloatArray = transformer.idf_
+        else:  # no documents, or none with any term
             matrix = sparse.csc_matrix((len(docs), 0), dtype=np.float32)
-            self.vocab, self.idf, self.terms = {}, np.zeros(0), []
+            self.idf = np.zeros(0)
         matrix.sort_indices()
         self.main = matrix
         self.fitted = len(docs)
@@ -315,12 +342,8 @@ class _Generation:
         self.d_data = _Growable(np.float32)
         self.facets: dict[str, dict[str, _Growable]] = {}
         for facet in engine.schema.facets:
-            postings: dict[str, list[int]] = {}
-            for row, doc in enumerate(docs):
-                for value in doc.facets.get(facet, ()):
-                    postings.setdefault(value.casefold(), []).append(row)
             self.facets[facet] = {}
-            for value, rows in postings.items():
+            for value, rows in _postings(docs, facet).items():
                 self.facets[facet][value] = buffer = _Growable(np.int64, len(rows) + 16)
                 buffer.extend(rows)
 
@@ -512,15 +535,20 @@ class Engine:
 
     def doc_terms(self, doc: Document) -> list[str]:
         """The analysed terms of ``doc``, each field repeated by its weight."""
-        texts = [
-            (text, weight)
+        texts = [(text, weight) for column, weight in self._fields([doc]) for text in column[0]]
+        return self.analyzer.analyze_fields(texts)
+
+    def _fields(self, docs: Sequence[Document]) -> list[tuple[list[tuple[str, ...]], int]]:
+        """Per field, each document's texts, and the field's weight; the
+        schema's attachment field is the documents' attachments."""
+        fields = [
+            ([doc.fields.get(name, ()) for doc in docs], weight)
             for name, weight in self._weights.items()
-            for text in doc.fields.get(name, ())
         ]
         if self.schema.attachment_field is not None:
             weight = self._weights.get(self.schema.attachment_field, 1)
-            texts.extend((text, weight) for text in doc.attachments.values())
-        return self.analyzer.analyze_fields(texts)
+            fields.append(([tuple(doc.attachments.values()) for doc in docs], weight))
+        return fields
 
     def get(self, doc_id: str) -> Document | None:
         return self._docs.get(doc_id)

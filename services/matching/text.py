@@ -21,17 +21,28 @@ Bulgarian ``край`` into ``краи``.
 
 Every distinct word is analysed once; the result (a stem, or ``""`` for a
 stop word) is cached, so steady-state analysis is a regex and dict lookups.
+
+``Analyzer.count_fields`` analyses many documents at once for a fit. Per
+document, Python's overhead dominates the few dozen tokens each holds, so
+all-ASCII documents (most of them) are handled a chunk at a time: one
+string per field weight, tokenised with one ``translate`` and ``split``, each
+token numbered with one dict lookup, and the language and stem lookups done
+with numpy over those numbers.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import Stemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
@@ -56,6 +67,25 @@ _SWEDISH_MARKERS = frozenset(
     "och att för med som är på av till det inte har från vi om kan eller vår våra ett".split()
 )
 _SWEDISH_LETTERS = frozenset("åäö")
+
+# Bulk tokenising of ASCII text: casefold on ASCII only lowers A-Z, so one
+# translate both folds case and turns separators into spaces. NUL is kept: it
+# marks where one text ends and the next begins (texts holding a NUL of their
+# own take the per-document path).
+_BREAK = "\x00"
+_TEXT_BREAK = f" {_BREAK} "
+_ASCII_FOLD = str.maketrans(
+    {chr(i): chr(i).lower() if chr(i).isalnum() else " " for i in range(1, 128)}
+)
+# Big enough that per-chunk numpy calls are cheap, small enough that a
+# chunk's token strings stay a few tens of MB.
+_CHUNK_DOCS = 4096
+_UNSEEN = -2  # token not yet analysed in this language
+_NO_TERM = -1  # stop word, number or single character
+
+_LATIN: tuple[Language, ...] = ("english", "swedish")
+
+Int32Array = npt.NDArray[np.int32]
 
 
 def _is_cyrillic(token: str) -> bool:
@@ -83,6 +113,19 @@ def _strip_bulgarian_article(token: str) -> str:
         if token.endswith(ending) and len(token) - 2 >= _BG_MIN_STEM:
             return token[:-2]
     return token
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """Terms of many documents: entry ``i`` adds ``counts[i]`` occurrences of
+    ``terms[cols[i]]`` to document ``rows[i]``. A (row, col) pair can occur
+    more than once; its term frequency is the sum. ``terms`` is in no
+    particular order."""
+
+    terms: list[str]
+    rows: Int32Array
+    cols: Int32Array
+    counts: Int32Array
 
 
 class Analyzer:
@@ -171,6 +214,21 @@ class Analyzer:
             stems.extend(self._stems(tokens, language) * repeat)
         return stems
 
+    def count_fields(self, fields: Sequence[tuple[Sequence[Collection[str]], int]]) -> TermCounts:
+        """Term counts of many documents, each analysed as ``analyze_fields``
+        would: same terms, languages, cache entries and surface words.
+
+        ``fields`` holds, per field, every document's texts (row ``i`` of the
+        counts is the ``i``-th document) and the field's repeat count; all
+        fields list the same documents.
+        """
+        counter = _BulkCounter(self)
+        documents = len(fields[0][0]) if fields else 0
+        for start in range(0, documents, _CHUNK_DOCS):
+            end = start + _CHUNK_DOCS
+            counter.add([(texts[start:end], repeat) for texts, repeat in fields], start)
+        return counter.result()
+
     def _stems(self, tokens: list[str], language: Language, keep_empty: bool = False) -> list[str]:
         # map/filter keep the per-token loop in C; only unseen words reach Python.
         cache = self._cache[language]
@@ -210,3 +268,199 @@ class Analyzer:
             return ""
         stem = self._stemmers[language].stemWord(token) if self.stem else token
         return strip_marks(stem)
+
+
+class _BulkCounter:
+    """``Analyzer.count_fields`` for one batch of documents.
+
+    Tokens get numbers (ids) in first-seen order; per language, an array
+    indexed by token id holds the token's term id, or ``_NO_TERM``, or
+    ``_UNSEEN`` until a document in that language first uses it. Only tokens
+    of documents in a language are analysed in it, so the analyzer's caches
+    and surface words end up as ``analyze_fields`` would leave them.
+    """
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self._analyzer = analyzer
+        self._token_ids: dict[str, int] = {_BREAK: 0}
+        self._tokens = [_BREAK]
+        self._term_ids: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._term_of: dict[Language, Int32Array] = {
+            "english": np.full(1, _UNSEEN, dtype=np.int32),
+            "swedish": np.full(1, _UNSEEN, dtype=np.int32),
+        }
+        # Per language, its marker words numbered, and each token id's number
+        # (-1 if the token is not a marker).
+        self._markers: dict[Language, dict[str, int]] = {
+            "english": {word: i for i, word in enumerate(sorted(_ENGLISH_MARKERS))},
+            "swedish": {word: i for i, word in enumerate(sorted(_SWEDISH_MARKERS))},
+        }
+        self._marker_of: dict[Language, Int32Array] = {
+            "english": np.full(1, -1, dtype=np.int32),
+            "swedish": np.full(1, -1, dtype=np.int32),
+        }
+        self._rows: list[Int32Array] = []
+        self._cols: list[Int32Array] = []
+        self._counts: list[Int32Array] = []
+
+    def add(self, fields: list[tuple[Sequence[Collection[str]], int]], start: int) -> None:
+        documents = len(fields[0][0])
+        groups = self._groups(fields, start)
+        joined = {repeat: _TEXT_BREAK.join(texts) for repeat, (texts, _) in groups.items()}
+        if not all(
+            text.isascii() and text.count(_BREAK) == len(groups[repeat][0]) - 1
+            for repeat, text in joined.items()
+        ):
+            joined = self._add_slow(fields, start, groups)
+        if not groups:
+            return
+        rows_parts, ids_parts, repeat_parts = [], [], []
+        for repeat, (_, owners) in groups.items():
+            ids = self._ids(joined[repeat].translate(_ASCII_FOLD).split())
+            breaks = np.flatnonzero(ids == 0)
+            lengths = np.diff(breaks, prepend=-1, append=len(ids)) - 1
+            ids = ids[ids != 0]
+            rows_parts.append(np.repeat(owners, lengths))
+            ids_parts.append(ids)
+            repeat_parts.append(np.full(len(ids), repeat, dtype=np.int32))
+        rows = np.concatenate(rows_parts)
+        ids = np.concatenate(ids_parts)
+        repeats = np.concatenate(repeat_parts)
+        local = rows - start
+        swedish = self._swedish(local, ids, documents)[local]
+        if swedish.any():
+            self._add_terms("swedish", rows[swedish], ids[swedish], repeats[swedish])
+            english = ~swedish
+            rows, ids, repeats = rows[english], ids[english], repeats[english]
+        self._add_terms("english", rows, ids, repeats)
+
+    def _add_slow(
+        self,
+        fields: list[tuple[Sequence[Collection[str]], int]],
+        start: int,
+        groups: dict[int, tuple[list[str], Int32Array]],
+    ) -> dict[int, str]:
+        """Count documents with non-ASCII or NUL-holding text one by one with
+        ``analyze_fields``, take them out of ``groups``, and join the rest."""
+        slow = sorted(
+            {
+                row
+                for texts, owners in groups.values()
+                for text, row in zip(texts, owners.tolist(), strict=True)
+                if not text.isascii() or _BREAK in text
+            }
+        )
+        for row in slow:
+            pairs = [(text, repeat) for column, repeat in fields for text in column[row - start]]
+            self._add_stems(row, self._analyzer.analyze_fields(pairs))
+        for repeat, (texts, owners) in list(groups.items()):
+            keep = ~np.isin(owners, slow)
+            if not keep.any():
+                del groups[repeat]
+            elif not keep.all():
+                kept = [text for text, k in zip(texts, keep.tolist(), strict=True) if k]
+                groups[repeat] = (kept, owners[keep])
+        return {repeat: _TEXT_BREAK.join(texts) for repeat, (texts, _) in groups.items()}
+
+    def result(self) -> TermCounts:
+        if not self._rows:
+            empty = np.zeros(0, dtype=np.int32)
+            return TermCounts(self._terms, empty, empty, empty)
+        return TermCounts(
+            self._terms,
+            np.concatenate(self._rows),
+            np.concatenate(self._cols),
+            np.concatenate(self._counts),
+        )
+
+    @staticmethod
+    def _groups(
+        fields: list[tuple[Sequence[Collection[str]], int]], start: int
+    ) -> dict[int, tuple[list[str], Int32Array]]:
+        """Texts by repeat count (0 dropped), each with its document's row."""
+        texts: dict[int, list[str]] = {}
+        owners: dict[int, list[Int32Array]] = {}
+        for column, repeat in fields:
+            if repeat > 0:
+                counts = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
+                rows = np.arange(start, start + len(column), dtype=np.int32)
+                texts.setdefault(repeat, []).extend(chain.from_iterable(column))
+                owners.setdefault(repeat, []).append(np.repeat(rows, counts))
+        return {repeat: (texts[repeat], np.concatenate(owners[repeat])) for repeat in texts}
+
+    def _ids(self, tokens: list[str]) -> Int32Array:
+        known = self._token_ids
+        numbered = map(known.get, tokens, itertools.repeat(-1))
+        ids = np.fromiter(numbered, dtype=np.int32, count=len(tokens))
+        missing = np.flatnonzero(ids < 0)
+        if len(missing) == 0:
+            return ids
+        first_new = len(self._tokens)
+        for at in missing.tolist():
+            token = tokens[at]
+            token_id = known.get(token)
+            if token_id is None:
+                token_id = known[token] = len(self._tokens)
+                self._tokens.append(token)
+            ids[at] = token_id
+        new = self._tokens[first_new:]
+        for language in _LATIN:
+            self._term_of[language] = np.concatenate(
+                [self._term_of[language], np.full(len(new), _UNSEEN, dtype=np.int32)]
+            )
+            markers = self._markers[language]
+            self._marker_of[language] = np.concatenate(
+                [
+                    self._marker_of[language],
+                    np.array([markers.get(token, -1) for token in new], dtype=np.int32),
+                ]
+            )
+        return ids
+
+    def _swedish(self, rows: Int32Array, ids: Int32Array, documents: int) -> npt.NDArray[np.bool_]:
+        """Which documents ``Analyzer.latin_language`` calls Swedish.
+
+        For ASCII text that rule reduces to: more distinct Swedish than
+        English marker words (a tie is English, as there is no å, ä or ö)."""
+        distinct: dict[Language, npt.NDArray[np.int64]] = {}
+        for language in _LATIN:
+            marker = self._marker_of[language][ids]
+            hit = marker >= 0
+            present = np.zeros((documents, len(self._markers[language])), dtype=np.bool_)
+            present[rows[hit], marker[hit]] = True
+            distinct[language] = present.sum(axis=1)
+        swedish: npt.NDArray[np.bool_] = distinct["swedish"] > distinct["english"]
+        return swedish
+
+    def _add_terms(
+        self, language: Language, rows: Int32Array, ids: Int32Array, weights: Int32Array
+    ) -> None:
+        table = self._term_of[language]
+        terms = table[ids]
+        unseen = terms == _UNSEEN
+        if unseen.any():
+            new = np.unique(ids[unseen]).tolist()
+            tokens = [self._tokens[token_id] for token_id in new]
+            cache = self._analyzer._cache[language]
+            self._analyzer._fill(cache, language, tokens)
+            for token_id, token in zip(new, tokens, strict=True):
+                stem = cache[token]
+                table[token_id] = self._term_id(stem) if stem else _NO_TERM
+            terms = table[ids]
+        found = terms >= 0
+        self._rows.append(rows[found])
+        self._cols.append(terms[found])
+        self._counts.append(weights[found])
+
+    def _add_stems(self, row: int, stems: list[str]) -> None:
+        self._rows.append(np.full(len(stems), row, dtype=np.int32))
+        self._cols.append(np.array([self._term_id(stem) for stem in stems], dtype=np.int32))
+        self._counts.append(np.ones(len(stems), dtype=np.int32))
+
+    def _term_id(self, stem: str) -> int:
+        term_id = self._term_ids.get(stem)
+        if term_id is None:
+            term_id = self._term_ids[stem] = len(self._terms)
+            self._terms.append(stem)
+        return term_id

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
+from pspx.aggregates import A
 from pspx.events.registry import (
     NeedDetails,
     NeedStatus,
@@ -28,7 +29,7 @@ from services.registry.domain import (
 )
 from services.registry.route import RouteAnswers, RouteCheck, check_route
 from services.registry.service import ImportResult, Registry
-from services.registry.store import A, contains
+from services.registry.store import contains
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from pspx.errors import AlreadyExists, DomainError, StaleVersion
+from pspx.aggregates import Aggregate
+from pspx.errors import AlreadyExists, DomainError
 from pspx.events import Event
 from pspx.events.registry import (
     NeedClosed,
@@ -37,23 +38,6 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-class Aggregate(BaseModel):
-    id: str
-    version: int = 0
-
-    def expect(self, version: int) -> None:
-        """Refuse a change made against a version other than the stored one."""
-        if version != self.version:
-            raise StaleVersion(
-                f"{self.id} is at version {self.version}; the update was made against version "
-                f"{version}: reload and try again"
-            )
-
-    def _bump(self) -> int:
-        self.version += 1
-        return self.version
 
 
 # --- organisations ---------------------------------------------------------------------------

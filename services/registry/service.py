@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pspx.aggregates import A, Aggregate, Change
 from pspx.errors import DomainError, NotFound
 from pspx.events.registry import NeedDetails, NeedStatus, OrganisationProfile, Stage
 from services.registry.domain import (
-    Aggregate,
     Contribution,
     Need,
     Organisation,
@@ -18,7 +18,7 @@ from services.registry.domain import (
     Partnership,
 )
 from services.registry.route import RouteAnswers
-from services.registry.store import A, Change, RegistryStore
+from services.registry.store import RegistryStore
 
 
 @dataclass(frozen=True)

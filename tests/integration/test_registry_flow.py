@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from pspx import topics
+from pspx.aggregates import Change
 from pspx.events import Envelope
 from pspx.events.registry import OrganisationProfile
 from pspx.runtime import Runtime
 from pspx.settings import Settings
 from services.registry.app import build
 from services.registry.domain import Organisation
-from services.registry.store import Change, RegistryStore
+from services.registry.store import RegistryStore
 from tests.conftest import Stack, read_topic, serving
 
 pytestmark = pytest.mark.integration
