@@ -14,7 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from pspx import mongo
-from pspx.errors import AlreadyExists, StaleVersion
+from pspx.errors import AlreadyExists, NotFound, StaleVersion
 from pspx.events import Event
 from pspx.runtime import Runtime
 
@@ -69,6 +69,23 @@ class AggregateStore:
     async def get(self, kind: type[A], aggregate_id: str) -> A | None:
         doc = await self.db[self.collections[kind]].find_one({"_id": aggregate_id})
         return self.from_document(kind, doc) if doc else None
+
+    async def load(
+        self, kind: type[A], aggregate_id: str, expected_version: int | None = None
+    ) -> A:
+        """The aggregate, refusing a change made against another version than the stored one."""
+        aggregate = await self.get(kind, aggregate_id)
+        if aggregate is None:
+            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist")
+        if expected_version is not None:
+            aggregate.expect(expected_version)
+        return aggregate
+
+    async def save(
+        self, aggregate: Aggregate, events: list[Event], cid: str, *, new: bool = False
+    ) -> None:
+        """Commit one aggregate's change with its events."""
+        await self.commit([Change(aggregate, events, new=new)], cid)
 
     async def get_many(self, kind: type[A], ids: list[str]) -> dict[str, A]:
         cursor = self.db[self.collections[kind]].find({"_id": {"$in": ids}})

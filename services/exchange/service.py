@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from pspx.aggregates import A, Aggregate, Change
+from pspx.aggregates import Change
 from pspx.errors import NotFound, StaleVersion
-from pspx.events import Event
 from services.exchange.domain import (
     COMMENT_EDIT_WINDOW,
     Comment,
@@ -71,21 +70,6 @@ class Exchange:
             )
         return org
 
-    async def _load(
-        self, kind: type[A], aggregate_id: str, expected_version: int | None = None
-    ) -> A:
-        aggregate = await self.store.get(kind, aggregate_id)
-        if aggregate is None:
-            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist")
-        if expected_version is not None:
-            aggregate.expect(expected_version)
-        return aggregate
-
-    async def _commit(
-        self, aggregate: Aggregate, events: list[Event], cid: str, *, new: bool = False
-    ) -> None:
-        await self.store.commit([Change(aggregate, events, new=new)], cid)
-
     async def _raced(self, attempt: Callable[[], Awaitable[T]]) -> T:
         for _ in range(RACE_ATTEMPTS - 1):
             try:
@@ -103,15 +87,15 @@ class Exchange:
         at = self.clock()
         practice = Practice.draft(new_id("gp"), author, content, at)
         events = practice.publish(author, at) if publish else []
-        await self._commit(practice, events, cid, new=True)
+        await self.store.save(practice, events, cid, new=True)
         return practice
 
     async def publish(
         self, practice_id: str, author_id: str, expected_version: int, cid: str
     ) -> Practice:
-        practice = await self._load(Practice, practice_id, expected_version)
+        practice = await self.store.load(Practice, practice_id, expected_version)
         author = await self._org(author_id, "author_id")
-        await self._commit(practice, practice.publish(author, self.clock()), cid)
+        await self.store.save(practice, practice.publish(author, self.clock()), cid)
         return practice
 
     async def revise(
@@ -122,24 +106,24 @@ class Exchange:
         expected_version: int,
         cid: str,
     ) -> Practice:
-        practice = await self._load(Practice, practice_id, expected_version)
+        practice = await self.store.load(Practice, practice_id, expected_version)
         author = await self._org(author_id, "author_id")
         before = practice.version
         events = practice.revise(author, content, self.clock())
         if practice.version != before:
-            await self._commit(practice, events, cid)
+            await self.store.save(practice, events, cid)
         return practice
 
     async def withdraw(
         self, practice_id: str, author_id: str, expected_version: int, cid: str
     ) -> Practice:
-        practice = await self._load(Practice, practice_id, expected_version)
+        practice = await self.store.load(Practice, practice_id, expected_version)
         author = await self._org(author_id, "author_id")
-        await self._commit(practice, practice.withdraw(author, self.clock()), cid)
+        await self.store.save(practice, practice.withdraw(author, self.clock()), cid)
         return practice
 
     async def practice(self, practice_id: str) -> Practice:
-        return await self._load(Practice, practice_id)
+        return await self.store.load(Practice, practice_id)
 
     async def authors(self, practices: list[Practice]) -> dict[str, Organisation]:
         """The replica's record of each practice's author (kept after a removal)."""
@@ -151,17 +135,17 @@ class Exchange:
         endorser = await self._org(endorser_id, "endorser_id")
 
         async def attempt() -> Practice:
-            practice = await self._load(Practice, practice_id)
-            await self._commit(practice, practice.endorse(endorser, self.clock()), cid)
+            practice = await self.store.load(Practice, practice_id)
+            await self.store.save(practice, practice.endorse(endorser, self.clock()), cid)
             return practice
 
         return await self._raced(attempt)
 
     async def withdraw_endorsement(self, practice_id: str, endorser_id: str, cid: str) -> Practice:
         async def attempt() -> Practice:
-            practice = await self._load(Practice, practice_id)
+            practice = await self.store.load(Practice, practice_id)
             events = practice.withdraw_endorsement(endorser_id, self.clock())
-            await self._commit(practice, events, cid)
+            await self.store.save(practice, events, cid)
             return practice
 
         return await self._raced(attempt)
@@ -179,7 +163,7 @@ class Exchange:
                 raise NotFound(f"comment {parent_id} does not exist", field="parent_id")
 
         async def attempt() -> Comment:
-            practice = await self._load(Practice, practice_id)
+            practice = await self.store.load(Practice, practice_id)
             comment, events = practice.comment(
                 new_id("cm"), author, body, self.clock(), parent=parent
             )
@@ -191,39 +175,39 @@ class Exchange:
     async def edit_comment(
         self, comment_id: str, author_id: str, body: str, expected_version: int, cid: str
     ) -> Comment:
-        comment = await self._load(Comment, comment_id, expected_version)
+        comment = await self.store.load(Comment, comment_id, expected_version)
         before = comment.version
         comment.edit(author_id, body, self.clock(), self.edit_window)
         if comment.version != before:
-            await self._commit(comment, [], cid)
+            await self.store.save(comment, [], cid)
         return comment
 
     async def flag_comment(self, comment_id: str, org_id: str, reason: str, cid: str) -> Comment:
         flagger = await self._org(org_id, "org_id")
 
         async def attempt() -> Comment:
-            comment = await self._load(Comment, comment_id)
+            comment = await self.store.load(Comment, comment_id)
             before = comment.version
             comment.flag(flagger, reason, self.clock())
             if comment.version != before:
-                await self._commit(comment, [], cid)
+                await self.store.save(comment, [], cid)
             return comment
 
         return await self._raced(attempt)
 
     async def hide_comment(self, comment_id: str, moderator: str, reason: str, cid: str) -> Comment:
         async def attempt() -> Comment:
-            comment = await self._load(Comment, comment_id)
+            comment = await self.store.load(Comment, comment_id)
             before = comment.version
             comment.hide(moderator, reason, self.clock())
             if comment.version != before:
-                await self._commit(comment, [], cid)
+                await self.store.save(comment, [], cid)
             return comment
 
         return await self._raced(attempt)
 
     async def comments(self, practice_id: str) -> list[Comment]:
-        await self._load(Practice, practice_id)
+        await self.store.load(Practice, practice_id)
         return await self.store.comments_of(practice_id)
 
     # search, through the matching service
@@ -235,7 +219,7 @@ class Exchange:
         return await self._hydrate(hits)
 
     async def similar(self, practice_id: str, limit: int) -> list[Found]:
-        await self._load(Practice, practice_id)
+        await self.store.load(Practice, practice_id)
         hits = await self.matching.similar(practice_id, limit=limit)
         return await self._hydrate([h for h in hits if h.id != practice_id])
 

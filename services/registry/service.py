@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from pspx.aggregates import A, Aggregate, Change
+from pspx.aggregates import Change
 from pspx.errors import DomainError, NotFound
 from pspx.events.registry import NeedDetails, NeedStatus, OrganisationProfile, Stage
 from services.registry.domain import (
@@ -32,31 +31,16 @@ class Registry:
     def __init__(self, store: RegistryStore) -> None:
         self.store = store
 
-    async def _load(
-        self, kind: type[A], aggregate_id: str, expected_version: int | None = None
-    ) -> A:
-        aggregate = await self.store.get(kind, aggregate_id)
-        if aggregate is None:
-            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist")
-        if expected_version is not None:
-            aggregate.expect(expected_version)
-        return aggregate
-
-    async def _commit(
-        self, aggregate: Aggregate, events: Sequence[Any], cid: str, *, new: bool = False
-    ) -> None:
-        await self.store.commit([Change(aggregate, list(events), new=new)], cid)
-
     # organisations
 
     async def register(self, org_id: str, profile: OrganisationProfile, cid: str) -> Organisation:
         existing = await self.store.get(Organisation, org_id)
         if existing is not None:
             events = existing.reregister(profile)
-            await self._commit(existing, events, cid)
+            await self.store.save(existing, events, cid)
             return existing
         org, events = Organisation.register(org_id, profile)
-        await self._commit(org, events, cid, new=True)
+        await self.store.save(org, events, cid, new=True)
         return org
 
     async def import_organisations(
@@ -88,20 +72,20 @@ class Registry:
     async def update_organisation(
         self, org_id: str, profile: OrganisationProfile, expected_version: int, cid: str
     ) -> Organisation:
-        org = await self._load(Organisation, org_id, expected_version)
+        org = await self.store.load(Organisation, org_id, expected_version)
         if events := org.update(profile):
-            await self._commit(org, events, cid)
+            await self.store.save(org, events, cid)
         return org
 
     async def remove_organisation(
         self, org_id: str, expected_version: int, cid: str
     ) -> Organisation:
-        org = await self._load(Organisation, org_id, expected_version)
-        await self._commit(org, org.remove(), cid)
+        org = await self.store.load(Organisation, org_id, expected_version)
+        await self.store.save(org, org.remove(), cid)
         return org
 
     async def organisation(self, org_id: str) -> Organisation:
-        org = await self._load(Organisation, org_id)
+        org = await self.store.load(Organisation, org_id)
         if org.removed:
             raise NotFound(f"organisation {org_id} has been removed")
         return org
@@ -115,27 +99,27 @@ class Registry:
                 f"organisation {commissioner_id} does not exist", field="commissioner_id"
             )
         need, events = Need.post(f"need-{uuid.uuid4().hex[:12]}", commissioner, details)
-        await self._commit(need, events, cid, new=True)
+        await self.store.save(need, events, cid, new=True)
         return need
 
     async def revise_need(
         self, need_id: str, details: NeedDetails, expected_version: int, cid: str
     ) -> Need:
-        need = await self._load(Need, need_id, expected_version)
+        need = await self.store.load(Need, need_id, expected_version)
         if events := need.revise(details):
-            await self._commit(need, events, cid)
+            await self.store.save(need, events, cid)
         return need
 
     async def move_need(
         self, need_id: str, status: NeedStatus, expected_version: int, cid: str
     ) -> Need:
-        need = await self._load(Need, need_id, expected_version)
+        need = await self.store.load(Need, need_id, expected_version)
         if events := need.move_to(status):
-            await self._commit(need, events, cid)
+            await self.store.save(need, events, cid)
         return need
 
     async def need(self, need_id: str) -> Need:
-        return await self._load(Need, need_id)
+        return await self.store.load(Need, need_id)
 
     # partnerships
 
@@ -149,44 +133,44 @@ class Registry:
     async def propose(
         self, need_id: str, partner_ids: Sequence[str], answers: RouteAnswers, note: str, cid: str
     ) -> Partnership:
-        need = await self._load(Need, need_id)
+        need = await self.store.load(Need, need_id)
         partners = await self._partners(partner_ids)
         partnership, events = Partnership.propose(
             f"psp-{uuid.uuid4().hex[:12]}", need, partners, answers, note
         )
-        await self._commit(partnership, events, cid, new=True)
+        await self.store.save(partnership, events, cid, new=True)
         return partnership
 
     async def move_partnership(
         self, partnership_id: str, stage: Stage, note: str, expected_version: int, cid: str
     ) -> Partnership:
-        p = await self._load(Partnership, partnership_id, expected_version)
-        await self._commit(p, p.move_to(stage, note), cid)
+        p = await self.store.load(Partnership, partnership_id, expected_version)
+        await self.store.save(p, p.move_to(stage, note), cid)
         return p
 
     async def recheck_route(
         self, partnership_id: str, answers: RouteAnswers, expected_version: int, cid: str
     ) -> Partnership:
-        p = await self._load(Partnership, partnership_id, expected_version)
+        p = await self.store.load(Partnership, partnership_id, expected_version)
         p.recheck_route(answers, await self._partners(p.partner_ids))
-        await self._commit(p, [], cid)
+        await self.store.save(p, [], cid)
         return p
 
     async def contribute(
         self, partnership_id: str, contribution: Contribution, expected_version: int, cid: str
     ) -> Partnership:
-        p = await self._load(Partnership, partnership_id, expected_version)
+        p = await self.store.load(Partnership, partnership_id, expected_version)
         p.contribute(contribution)
-        await self._commit(p, [], cid)
+        await self.store.save(p, [], cid)
         return p
 
     async def record_outcomes(
         self, partnership_id: str, outcomes: OutcomeMetrics, expected_version: int, cid: str
     ) -> Partnership:
-        p = await self._load(Partnership, partnership_id, expected_version)
+        p = await self.store.load(Partnership, partnership_id, expected_version)
         p.record_outcomes(outcomes)
-        await self._commit(p, [], cid)
+        await self.store.save(p, [], cid)
         return p
 
     async def partnership(self, partnership_id: str) -> Partnership:
-        return await self._load(Partnership, partnership_id)
+        return await self.store.load(Partnership, partnership_id)
