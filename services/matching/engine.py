@@ -2,9 +2,10 @@
 
 Layout of an index generation:
 
-* a main document-term matrix, fitted by scikit-learn's ``TfidfVectorizer``
-  and kept column-major (CSC): each column is a term's posting list, so a
-  query touches only the columns of its own terms;
+* a main document-term matrix, equal to what scikit-learn's
+  ``TfidfVectorizer`` would fit (terms counted in bulk, weighted by its
+  ``TfidfTransformer``) and kept column-major (CSC): each column is a term's
+  posting list, so a query touches only the columns of its own terms;
 * a delta beside it: documents added or changed since the fit, weighted with
   the fitted vocabulary and IDF (terms the fit never saw get new columns and
   the IDF of a term seen once), stored as append-only CSR rows;
@@ -306,9 +307,11 @@ class _Generation:
 
     def __init__(self, docs: list[Document], engine: Engine) -> None:
         self._engine = engine
-        # Counting in bulk replaces TfidfVectorizer's per-token Python loop; its
-        # vocabulary is the sorted terms, and scikit-learn's transformer does
-        # the weighting exactly as the vectorizer would.
+        # Not TfidfVectorizer itself: its counting is a Python loop per token.
+        # Columns are the sorted terms, as the vectorizer's are. Rows list
+        # their terms in column order, where the vectorizer's keep first-seen
+        # order; the l2 norms still match bit for bit, since every weight is
+        # at least 1 in float32 and their squares sum exactly in float64.
         counts = engine.analyzer.count_fields(engine._fields(docs))
         self.terms: list[str] = sorted(counts.terms)
         self.vocab: dict[str, int] = {term: col for col, term in enumerate(self.terms)}

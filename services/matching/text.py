@@ -94,6 +94,8 @@ def _is_cyrillic(token: str) -> bool:
 
 def strip_marks(token: str, keep: frozenset[str] = frozenset()) -> str:
     """Drop combining marks (after NFKD) except those in ``keep``; NFC again."""
+    if token.isascii():  # NFKD leaves ASCII alone and it has no marks
+        return token
     decomposed = unicodedata.normalize("NFKD", token)
     kept = "".join(ch for ch in decomposed if ch in keep or not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", kept)
@@ -155,7 +157,9 @@ class Analyzer:
         """Guess English or Swedish from the distinct function words of each.
 
         A tie (often: no function words at all) goes to Swedish only if some
-        token has å, ä or ö.
+        token has å, ä or ö. ``_BulkCounter._swedish`` applies this rule to
+        ASCII text with numpy; a change here must be made there too (the
+        tests compare the two).
         """
         swedish = len(_SWEDISH_MARKERS.intersection(tokens))
         # Most text has no Swedish marker: then one English marker decides,
@@ -271,7 +275,7 @@ class Analyzer:
 
 
 class _BulkCounter:
-    """``Analyzer.count_fields`` for one batch of documents.
+    """The state of one ``Analyzer.count_fields`` call.
 
     Tokens get numbers (ids) in first-seen order; per language, an array
     indexed by token id holds the token's term id, or ``_NO_TERM``, or
@@ -434,7 +438,7 @@ class _BulkCounter:
         return swedish
 
     def _add_terms(
-        self, language: Language, rows: Int32Array, ids: Int32Array, weights: Int32Array
+        self, language: Language, rows: Int32Array, ids: Int32Array, repeats: Int32Array
     ) -> None:
         table = self._term_of[language]
         terms = table[ids]
@@ -451,7 +455,7 @@ class _BulkCounter:
         found = terms >= 0
         self._rows.append(rows[found])
         self._cols.append(terms[found])
-        self._counts.append(weights[found])
+        self._counts.append(repeats[found])
 
     def _add_stems(self, row: int, stems: list[str]) -> None:
         self._rows.append(np.full(len(stems), row, dtype=np.int32))

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from services.matching import engine as engine_module
 from services.matching.engine import (
@@ -158,6 +159,27 @@ def test_delta_weights_equal_the_fitted_weights(engine: Engine) -> None:
     fitted = generation.main.tocsr()[generation.positions[doc.id]]
     assert list(cols) == list(fitted.indices)
     np.testing.assert_allclose(weights, fitted.data, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sublinear_tf", [True, False])
+def test_a_fit_equals_tfidf_vectorizer_over_each_documents_terms(sublinear_tf: bool) -> None:
+    built = Engine(settings=engine_module.Settings(sublinear_tf=sublinear_tf))
+    built.build(PARTNERS)
+    assert built.attach("se", "p1", practice_text("Träffpunkt", "Fika för äldre."))
+    assert built.attach("food", "p2", practice_text("Cookery club", "Cooking on a budget."))
+    built.refit()
+    docs = [built.get(doc.id) for doc in PARTNERS]
+    vectorizer = TfidfVectorizer(
+        analyzer=built.doc_terms, sublinear_tf=sublinear_tf, dtype=np.float32
+    )
+    expected = vectorizer.fit_transform(docs).tocsc()
+    expected.sort_indices()
+    generation = built._gen
+    assert generation.terms == list(vectorizer.get_feature_names_out())
+    assert generation.vocab == vectorizer.vocabulary_
+    np.testing.assert_array_equal(generation.idf, vectorizer.idf_)
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(generation.main, name), getattr(expected, name))
 
 
 def test_writes_during_a_refit_are_replayed(

@@ -1,3 +1,10 @@
+from collections import Counter
+from unittest.mock import patch
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.matching import text as text_module
 from services.matching.text import Analyzer, strip_marks
 
 
@@ -76,3 +83,34 @@ def test_ascii_and_unicode_text_split_alike() -> None:
     analyzer = Analyzer()
     assert analyzer.tokens("Play_group, 1:1 cafe-ish") == ["play", "group", "1", "1", "cafe", "ish"]
     assert analyzer.tokens("Play_group, 1:1 café-ish") == ["play", "group", "1", "1", "café", "ish"]
+
+
+WORDS = [
+    "The", "and", "of", "och", "att", "med", "som", "det", "vi", "för", "på", "barnen",
+    "Young", "carers", "supporting", "home", "1:1", "2015", "x", "Play_group,", "café",
+    "cafe\u0301", "децата", "услугите", "за", "\u212aelvin", "a\x00b", "ÄLDRE", "",
+]  # fmt: skip
+texts = st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join)
+documents = st.lists(st.lists(texts, max_size=3).map(tuple), min_size=1, max_size=12)
+
+
+@given(st.lists(st.tuples(documents, st.integers(0, 2)), min_size=1, max_size=3))
+def test_counting_many_documents_equals_analysing_each_one(
+    columns: list[tuple[list[tuple[str, ...]], int]],
+) -> None:
+    rows = min(len(column) for column, _ in columns)
+    fields = [(column[:rows], repeat) for column, repeat in columns]
+    one_by_one, in_bulk = Analyzer(), Analyzer()
+    expected = [
+        Counter(one_by_one.analyze_fields([(t, r) for column, r in fields for t in column[row]]))
+        for row in range(rows)
+    ]
+    # Small chunks mix bulk and per-document rows and carry state across chunks.
+    with patch.object(text_module, "_CHUNK_DOCS", 3):
+        counts = in_bulk.count_fields(fields)
+    got: list[Counter[str]] = [Counter() for _ in range(rows)]
+    for row, col, count in zip(counts.rows, counts.cols, counts.counts, strict=True):
+        got[row][counts.terms[col]] += int(count)
+    assert got == expected
+    assert in_bulk._cache == one_by_one._cache
+    assert in_bulk._surface == one_by_one._surface
