@@ -29,7 +29,7 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy pspx services gateway bench
+	$(BIN)/mypy pspx services gateway bench tests
 
 bench: install-dev
 	$(BIN)/python -m bench.quality

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 async def test_a_published_practice_is_found_through_the_exchange(stack: Stack) -> None:
     settings = stack.settings()
     word = f"kelpwise{uuid.uuid4().int % 10**8}"
-    charity = {
+    charity: dict[str, Any] = {
         "id": f"GB-SC-SC{uuid.uuid4().int % 10**6:06d}",
         "profile": {"name": "Coastal Care", "kind": "charity", "regions": ["Scotland"]},
     }

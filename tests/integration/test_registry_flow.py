@@ -226,7 +226,7 @@ async def test_import_is_idempotent_and_names_are_searchable(
 ) -> None:
     settings = stack.settings()
     prefix = uuid.uuid4().int % 10**6
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": f"GB-CHC-{prefix}{n}",
             "profile": {

@@ -88,11 +88,11 @@ def test_a_posted_need_gets_its_shortlist_and_alerts_once_per_version() -> None:
     index = MatchingIndex(alert_score=0.01)
     index.apply(registered("GB-CHC-1", "Befrienders", "befriending isolated older people"))
     out = index.apply(need("need-1", "befriending older people"))
-    kinds = [type(o.event) for o in out]
-    assert kinds == [ShortlistRanked, MatchFound]
-    assert out[0].event.entries[0].partner_id == "GB-CHC-1"
+    shortlist, alert = (o.event for o in out)
+    assert isinstance(shortlist, ShortlistRanked) and isinstance(alert, MatchFound)
+    assert shortlist.entries[0].partner_id == "GB-CHC-1"
     assert out[0].dedupe_key == "shortlist|need-1|1"
-    assert out[1].event.trigger == "need"
+    assert alert.trigger == "need"
     assert index.apply(need("need-1", "befriending older people")) == []
 
 
@@ -100,9 +100,11 @@ def test_a_new_partner_entering_a_shortlist_is_alerted() -> None:
     index = MatchingIndex(alert_score=0.01)
     index.apply(need("need-1", "befriending older people"))
     out = index.apply(registered("GB-CHC-2", "Visitors", "befriending older people at home"))
-    [alert] = out
-    assert alert.event.partner_id == "GB-CHC-2" and alert.event.trigger == "partner"
-    assert alert.dedupe_key == "match|need-1|GB-CHC-2"
+    [outgoing] = out
+    alert = outgoing.event
+    assert isinstance(alert, MatchFound)
+    assert alert.partner_id == "GB-CHC-2" and alert.trigger == "partner"
+    assert outgoing.dedupe_key == "match|need-1|GB-CHC-2"
 
 
 def test_a_closed_need_is_dropped() -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pspx.events.registry import OrganisationProfile, OrgKind
-from services.registry.route import CRITERIA, DISCLAIMER, Recommendation, RouteAnswers, check_route
+from services.registry.route import (
+    CRITERIA,
+    DISCLAIMER,
+    Recommendation,
+    RouteAnswers,
+    RouteCheck,
+    check_route,
+)
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
-VSOPP_YES = dict(
+VSOPP_YES: dict[str, bool] = dict(
     initiated_by_organisation=True,
     realises_public_programme=True,
     no_market=True,
@@ -17,11 +24,13 @@ VSOPP_YES = dict(
     several_providers=False,
     organisation_makes_profit=False,
 )
-PSP_YES = dict(capable_providers=True, committed_commissioner=True, partnership_potential=True)
+PSP_YES: dict[str, bool] = dict(
+    capable_providers=True, committed_commissioner=True, partnership_potential=True
+)
 
 
-def check(partners: list[OrganisationProfile] | None = None, **answers: bool) -> object:
-    return check_route(RouteAnswers(**answers), partners=partners or [], at=AT)
+def check(*partners: OrganisationProfile, **answers: bool) -> RouteCheck:
+    return check_route(RouteAnswers.model_validate(answers), partners=list(partners), at=AT)
 
 
 def test_all_five_vsopp_criteria_recommend_a_partnership() -> None:
@@ -50,9 +59,7 @@ def test_several_providers_or_profit_means_no_vsopp() -> None:
 
 def test_a_private_partner_is_taken_as_profit_making() -> None:
     firm = OrganisationProfile(name="Firm Ltd", kind=OrgKind.PRIVATE)
-    result = check(
-        [firm], **{k: v for k, v in VSOPP_YES.items() if k != "organisation_makes_profit"}
-    )
+    result = check(firm, **{k: v for k, v in VSOPP_YES.items() if k != "organisation_makes_profit"})
     profit = next(c for c in result.criteria if c.code == "organisation_makes_profit")
     assert profit.answer is True and not profit.met
     assert result.recommendation is not Recommendation.PARTNERSHIP
