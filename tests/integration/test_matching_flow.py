@@ -105,6 +105,7 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
                         "description": "Isolated older people in Leeds",
                     },
                 },
+                headers={"x-correlation-id": f"post-need-{word}"},
             )
         ).json()
         records = await read_topic(
@@ -121,6 +122,8 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
             if e.event_type == "matching.shortlist.ranked" and e.aggregate_id == need["id"]
         ]
         assert shortlist.payload["entries"][0]["partner_id"] == first["id"]
+        # request -> need.posted -> matching's consumer -> its event: one correlation id
+        assert shortlist.correlation_id == f"post-need-{word}"
 
         late = org(
             "GB-CHC",
