@@ -23,7 +23,7 @@ import Stemmer
 
 from bench.metrics import evaluate
 from services.matching.batch import build_engine, rank_needs, read_jsonl
-from services.matching.engine import Settings
+from services.matching.engine import DOMAIN_QUERY_STOP_WORDS, Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 Rankings = dict[str, list[str]]
@@ -77,6 +77,11 @@ def bm25_run(data: Path, needs: Sequence[dict[str, Any]], top: int, stem: bool) 
     return rankings
 
 
+def title_repeated(needs: Sequence[dict[str, Any]], times: int) -> list[dict[str, Any]]:
+    """The needs with each title counted ``times`` (query field weighting)."""
+    return [{**need, "title": "\n".join([need.get("title") or ""] * times)} for need in needs]
+
+
 def systems(
     data: Path, needs: Sequence[dict[str, Any]], top: int
 ) -> dict[str, Callable[[], Rankings]]:
@@ -85,7 +90,14 @@ def systems(
         "engine (default)": base,
         "engine, no stemming": replace(base, stem=False),
         "engine, no field weights": replace(base, field_weights=False),
+        "engine, stop words: stop-words package": replace(base, english_stop_words="package"),
+        "engine, no stop words": replace(base, english_stop_words="none"),
+        "engine, numbers kept": replace(base, keep_numbers=True),
         "engine, raw tf": replace(base, sublinear_tf=False),
+        "engine, idf not smoothed": replace(base, smooth_idf=False),
+        "engine, query boilerplate dropped": replace(
+            base, query_stop_words=DOMAIN_QUERY_STOP_WORDS
+        ),
         "engine, feedback on" if not base.feedback_docs else "engine, feedback off": replace(
             base, feedback_docs=0 if base.feedback_docs else 5
         ),
@@ -93,6 +105,7 @@ def systems(
     runs: dict[str, Callable[[], Rankings]] = {
         name: partial(engine_run, data, needs, settings, top) for name, settings in variants.items()
     }
+    runs["engine, need title x2"] = partial(engine_run, data, title_repeated(needs, 2), base, top)
     runs["BM25 (bm25s, plain)"] = partial(bm25_run, data, needs, top, stem=False)
     runs["BM25 (bm25s, stemmed)"] = partial(bm25_run, data, needs, top, stem=True)
     return runs

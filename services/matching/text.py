@@ -48,6 +48,11 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
 
 Language = Literal["english", "swedish"]
+# English stop lists: scikit-learn's 318 words (function words plus a few
+# content words such as "fire" and "system"), the stop-words package's 1,333
+# (a superset of scikit-learn's that also drops young, older, home, help,
+# work), or none.
+EnglishStopWords = Literal["sklearn", "package", "none"]
 
 _TOKEN = re.compile(r"[^\W_]+")
 # ASCII text (most of it) splits faster by mapping separators to spaces.
@@ -133,13 +138,25 @@ class TermCounts:
 class Analyzer:
     """Turns text into a list of stems. Thread-safe; cheap to call repeatedly."""
 
-    def __init__(self, *, stem: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        stem: bool = True,
+        english_stop_words: EnglishStopWords = "sklearn",
+        keep_numbers: bool = False,
+    ) -> None:
         self.stem = stem
+        self.keep_numbers = keep_numbers
+        english: frozenset[str] = {
+            "sklearn": frozenset(ENGLISH_STOP_WORDS),
+            "package": frozenset(get_stop_words("english")),
+            "none": frozenset(),
+        }[english_stop_words]
         self._stop: dict[str, frozenset[str]] = {
-            # The package's English list (1,333 words) also drops content words
-            # that matter in social-service text (young, older, home, help,
-            # work); keep the ones scikit-learn's function-word list shares.
-            "english": frozenset(get_stop_words("english")) & ENGLISH_STOP_WORDS,
+            # The package's English list also drops content words that matter
+            # in social-service text (young, older, home, help, work), so
+            # scikit-learn's is the default (docs/performance.md).
+            "english": english,
             "swedish": frozenset(get_stop_words("swedish")),
             "bulgarian": frozenset(get_stop_words("bulgarian")),
         }
@@ -186,7 +203,8 @@ class Analyzer:
         return _TOKEN.findall(_LOOSE_MARKS.sub("", unicodedata.normalize("NFC", text)))
 
     def analyze(self, text: str, language: Language | None = None) -> list[str]:
-        """Stems of ``text`` in order, stop words and bare numbers removed.
+        """Stems of ``text`` in order, stop words and (unless ``keep_numbers``)
+        bare numbers removed.
 
         ``language`` fixes the Latin-script language (a document's fields are
         analysed with the language of the whole document); by default it is
@@ -259,7 +277,7 @@ class Analyzer:
                             self._surface[stem] = token
 
     def _stem_token(self, token: str, language: Language) -> str:
-        if len(token) < 2 or token.isdigit():
+        if len(token) < 2 or (token.isdigit() and not self.keep_numbers):
             return ""
         if _is_cyrillic(token):
             token = strip_marks(token, keep=_CYRILLIC_LETTER_MARKS)

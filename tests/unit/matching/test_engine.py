@@ -162,15 +162,19 @@ def test_delta_weights_equal_the_fitted_weights(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("sublinear_tf", [True, False])
-def test_a_fit_equals_tfidf_vectorizer_over_each_documents_terms(sublinear_tf: bool) -> None:
-    built = Engine(settings=engine_module.Settings(sublinear_tf=sublinear_tf))
+@pytest.mark.parametrize("smooth_idf", [True, False])
+def test_a_fit_equals_tfidf_vectorizer_over_each_documents_terms(
+    sublinear_tf: bool, smooth_idf: bool
+) -> None:
+    settings = engine_module.Settings(sublinear_tf=sublinear_tf, smooth_idf=smooth_idf)
+    built = Engine(settings=settings)
     built.build(PARTNERS)
     assert built.attach("se", "p1", practice_text("Träffpunkt", "Fika för äldre."))
     assert built.attach("food", "p2", practice_text("Cookery club", "Cooking on a budget."))
     built.refit()
     docs = [built.get(doc.id) for doc in PARTNERS]
     vectorizer = TfidfVectorizer(
-        analyzer=built.doc_terms, sublinear_tf=sublinear_tf, dtype=np.float32
+        analyzer=built.doc_terms, sublinear_tf=sublinear_tf, smooth_idf=smooth_idf, dtype=np.float32
     )
     expected = vectorizer.fit_transform(docs).tocsc()
     expected.sort_indices()
@@ -180,6 +184,19 @@ def test_a_fit_equals_tfidf_vectorizer_over_each_documents_terms(sublinear_tf: b
     np.testing.assert_array_equal(generation.idf, vectorizer.idf_)
     for name in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(generation.main, name), getattr(expected, name))
+    # A term new to the delta gets the IDF of a term found in one fitted document.
+    once = generation.vocab["pantri"]
+    assert generation.new_term_idf == pytest.approx(vectorizer.idf_[once])
+
+
+def test_query_stop_words_leave_the_query_and_its_explanations() -> None:
+    settings = engine_module.Settings(query_stop_words=("funding", "grant"))
+    built = Engine(settings=settings)
+    built.build(PARTNERS)
+    hits = built.search(engine_module.Query("A grant to fund debt advice"), k=3)
+    assert ids(hits)[0] == "debt"
+    assert {t.word for hit in hits for t in hit.terms} == {"debt", "advice"}
+    assert built.search(engine_module.Query("funding grants"), k=3) == []
 
 
 def test_writes_during_a_refit_are_replayed(

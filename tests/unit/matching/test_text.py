@@ -17,6 +17,18 @@ def test_content_words_survive_the_english_stop_list() -> None:
     assert Analyzer().analyze("older people at home") == ["older", "peopl", "home"]
 
 
+def test_english_stop_lists_and_numbers_are_choices() -> None:
+    text = "young people at home 2015"
+    assert Analyzer(english_stop_words="package").analyze(text) == ["peopl"]
+    assert Analyzer(english_stop_words="none").analyze(text) == [
+        "young",
+        "peopl",
+        "at",
+        "home",
+    ]
+    assert Analyzer(keep_numbers=True).analyze(text) == ["young", "peopl", "home", "2015"]
+
+
 def test_latin_accents_are_folded() -> None:
     analyzer = Analyzer()
     assert analyzer.analyze("café naïve") == analyzer.analyze("cafe naive")
