@@ -10,6 +10,10 @@ as a client sees it:
   from its 201 until the matching service ranks the new partner (outbox ->
   relay -> Kafka -> matching consumer -> index);
 - a batch import: how long until every partner of the batch is in the index.
+
+It runs the whole measurement once per consumer fetch wait (``--fetch-waits``,
+default 500 ms, the Kafka client's own default, and 100 ms, ours), each on a
+fresh stack, and prints them side by side.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -83,11 +88,16 @@ def batch(registry: httpx.Client, matching: httpx.Client, size: int) -> tuple[fl
     return imported - started, time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--writes", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=500)
-    args = parser.parse_args()
+@dataclass
+class Run:
+    fetch_wait_ms: int
+    post_latency: list[float]
+    to_rankable: list[float]
+    import_s: float
+    all_rankable_s: float
+
+
+def measure(fetch_wait_ms: int, writes: int, size: int) -> Run:
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(
             kafka_port=free_port(),
@@ -96,6 +106,7 @@ def main() -> None:
             matching_port=free_port(),
             exchange_port=free_port(),
             data_dir=Path(data),
+            consumer_fetch_wait_ms=fetch_wait_ms,
         )
         stack = Stack(settings)
         try:
@@ -105,19 +116,33 @@ def main() -> None:
                 httpx.Client(base_url=s.service_url("registry"), timeout=30) as registry,
                 httpx.Client(base_url=s.service_url("matching"), timeout=30) as matching,
             ):
-                post_latency, to_rankable = one_at_a_time(registry, matching, args.writes)
-                import_s, all_rankable_s = batch(registry, matching, args.batch)
+                posts, rankable = one_at_a_time(registry, matching, writes)
+                import_s, all_s = batch(registry, matching, size)
         finally:
             stack.stop()
+    return Run(fetch_wait_ms, posts, rankable, import_s, all_s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--fetch-waits", default="500,100", help="comma-separated ms")
+    args = parser.parse_args()
+    runs = [measure(int(w), args.writes, args.batch) for w in args.fetch_waits.split(",")]
     print(f"\n{args.writes} registrations one at a time (services as separate processes)")
-    print("| measure | p50 ms | p95 ms | max ms | mean ms |")
-    print("| --- | --- | --- | --- | --- |")
-    print(f"| registry POST | {percentiles(post_latency)} |")
-    print(f"| 201 -> rankable in matching | {percentiles(to_rankable)} |")
-    print(
-        f"\nimport of {args.batch}: {import_s:.2f} s to commit, {all_rankable_s:.2f} s until all "
-        f"rankable ({args.batch / all_rankable_s:,.0f} partners/s end to end)"
-    )
+    print("| consumer fetch wait | measure | p50 ms | p95 ms | max ms | mean ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for run in runs:
+        print(f"| {run.fetch_wait_ms} ms | registry POST | {percentiles(run.post_latency)} |")
+        print(f"| {run.fetch_wait_ms} ms | 201 -> rankable | {percentiles(run.to_rankable)} |")
+    print(f"\nimport of {args.batch} partners")
+    print("| consumer fetch wait | committed s | all rankable s | partners/s end to end |")
+    print("| --- | --- | --- | --- |")
+    for run in runs:
+        rate = args.batch / run.all_rankable_s
+        cells = f"{run.import_s:.2f} | {run.all_rankable_s:.2f} | {rate:,.0f}"
+        print(f"| {run.fetch_wait_ms} ms | {cells} |")
 
 
 if __name__ == "__main__":

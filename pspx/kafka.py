@@ -184,7 +184,7 @@ def subscribe(
     *topic_names: str,
     group: str | None,
     handle: Callable[[Envelope], Awaitable[None]],
-    retries: int,
+    settings: Settings,
     consumer: str | None = None,
 ) -> None:
     """Feed every envelope on ``topic_names`` to ``handle``, committing only after it.
@@ -193,7 +193,7 @@ def subscribe(
     commits nothing: the way to rebuild in-memory state from the log.
     ``consumer`` names the subscriber in the AsyncAPI document (default: the group).
     """
-    guard = guarded(kafka, group=group or "(replay)", retries=retries)
+    guard = guarded(kafka, group=group or "(replay)", retries=settings.consumer_retries)
 
     async def on_event(envelope: Envelope) -> None:
         await handle(envelope)
@@ -204,10 +204,7 @@ def subscribe(
         *topic_names,
         group_id=group,
         auto_offset_reset="earliest",
-        # How long an idle fetch may wait for data. The embedded broker tends to
-        # hold a fetch for the whole wait, so this bounds delivery latency
-        # (bench/pipeline.py: 500 ms gave ~240 ms from write to rankable, 100 ms ~45 ms).
-        fetch_max_wait_ms=100,
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR if group else AckPolicy.ACK_FIRST,
         title=consumer or group,
     )(on_event)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     consumer_retries: int = Field(
         3, ge=0, description="Retries of a failing event before it goes to the dead-letter topic"
     )
+    consumer_fetch_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        description="Longest wait of an idle consumer fetch; bounds delivery latency",
+    )
     match_alert_score: float = Field(
         0.2, ge=0, le=1, description="Score above which matching.match.found is published"
     )

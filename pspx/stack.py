@@ -50,14 +50,11 @@ def available() -> list[Service]:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
+    """The parent's environment plus every setting, so each service sees the same ones."""
     env = dict(os.environ)
-    env.update(
-        {
-            "PSPX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "PSPX_MONGO_URL": settings.mongo_url,
-            "PSPX_KAFKA_IDEMPOTENCE": "false",  # the embedded broker refuses InitProducerId
-        }
-    )
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"PSPX_{name.upper()}"] = str(value)
+    env["PSPX_KAFKA_IDEMPOTENCE"] = "false"  # the embedded broker refuses InitProducerId
     return env
 
 

@@ -53,5 +53,5 @@ def subscribe(runtime: Runtime, store: ExchangeStore) -> None:
         topics.ORGANISATIONS,
         group=GROUP,
         handle=replica.handle,
-        retries=runtime.settings.consumer_retries,
+        settings=runtime.settings,
     )

@@ -37,7 +37,7 @@ class Handlers:
             *CONSUMES,
             group=None,
             handle=self.on_event,
-            retries=self.runtime.settings.consumer_retries,
+            settings=self.runtime.settings,
             consumer="matching",
         )
 

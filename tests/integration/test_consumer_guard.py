@@ -43,7 +43,9 @@ async def test_retry_then_dead_letter_and_poison_never_block(fresh_stack: Stack)
             done.set()
 
     broker = kafka.broker(settings, "guard-test")
-    kafka.subscribe(broker, topics.ORGANISATIONS, group="guard-test", handle=handle, retries=2)
+    kafka.subscribe(
+        broker, topics.ORGANISATIONS, group="guard-test", handle=handle, settings=settings
+    )
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
