@@ -134,10 +134,6 @@ class Outbox:
         )
 
 
-async def publish_records(bus: EventBus, records: Sequence[dict[str, Any]]) -> None:
-    await bus.publish_all([(Envelope.model_validate(r["envelope"]), r["topic"]) for r in records])
-
-
 async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
     """Republish the whole history of ``topics`` in order; returns how many events."""
     published = 0
@@ -205,8 +201,13 @@ class Relay:
         self.outbox.wake_relay()
 
     async def run(self) -> None:
-        await self.restore_lost_topics()
-        self.restored.set()
+        while not self.restored.is_set() and not self._stopping:
+            try:
+                await self.restore_lost_topics()
+                self.restored.set()
+            except Exception:
+                log.exception("could not check the broker for lost events; retrying")
+                await asyncio.sleep(self.settings.relay_interval_s)
         while True:
             try:
                 await self.flush()
