@@ -33,7 +33,7 @@ def up(
     """Start the broker, the database and every service; Ctrl-C stops them all."""
     from pspx.demo.seed import is_empty
     from pspx.demo.seed import seed as load_demo
-    from pspx.stack import Stack, data_dir_note
+    from pspx.stack import Stack
 
     stack = Stack(get_settings())
     try:
@@ -43,7 +43,7 @@ def up(
             print("first start: loading the demo data")
             for line in load_demo(registry):
                 print(f"  {line}")
-        print(f"PSP Exchange is up; {data_dir_note(stack.data)}. Ctrl-C stops it.")
+        print(f"PSP Exchange is up; data and logs in {stack.data.resolve()}. Ctrl-C stops it.")
         stack.wait()
     except (embedded.PortTaken, embedded.StartFailed) as exc:
         print(f"pspx up: {exc}", file=sys.stderr)

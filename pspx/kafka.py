@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,10 +52,6 @@ class EventBus:
     def __init__(self, kafka: KafkaBroker) -> None:
         self.kafka = kafka
 
-    async def publish(self, envelope: Envelope, topic: str) -> RecordMetadata:
-        [ack] = await self.publish_all([(envelope, topic)])
-        return ack
-
     async def publish_all(self, batch: Sequence[tuple[Envelope, str]]) -> list[RecordMetadata]:
         """Send in order, then wait for every ack: one round trip for the batch."""
         acks = [
@@ -75,9 +71,9 @@ class EventBus:
         return positions
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str] = ()) -> None:
+async def ensure_topics(settings: Settings) -> None:
     """Create the event topics and their dead-letter topics if they are missing."""
-    wanted = list(names) or [*topics.ALL, *(topics.dead_letter(t) for t in topics.ALL)]
+    wanted = [*topics.ALL, *(topics.dead_letter(t) for t in topics.ALL)]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:

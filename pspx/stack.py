@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -149,7 +148,3 @@ class Stack:
                     print(f"{name} exited with code {proc.returncode}; stopping (see {log})")
                     return
             time.sleep(0.5)
-
-
-def data_dir_note(path: Path) -> str:
-    return f"data and logs in {path.resolve()}"

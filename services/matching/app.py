@@ -27,7 +27,6 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     async def ready() -> dict[str, bool]:
         checks = await runtime.ready()
-        checks["background"] = True  # the load task ends by design; its flag says more
         checks["index_loaded"] = handlers.loaded.is_set()
         return checks
 

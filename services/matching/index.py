@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pspx.events import Envelope, Event
+from pspx.events import Envelope
 from pspx.events.exchange import PracticePublished, PracticeUpdated, PracticeWithdrawn
 from pspx.events.matching import MatchFound, ShortlistEntry, ShortlistRanked, TermWeight
 from pspx.events.registry import (
@@ -108,33 +108,37 @@ class MatchingIndex:
     def is_new(self, envelope: Envelope) -> bool:
         return envelope.aggregate_version > self.versions.get(envelope.aggregate_id, 0)
 
-    def apply(self, envelope: Envelope, *, alerts: bool = True) -> list[Outgoing]:
-        """Fold one event in; returns what to publish (nothing for a stale event)."""
+    def apply(self, envelope: Envelope, *, live: bool = True) -> list[Outgoing]:
+        """Fold one event in; returns what to publish (nothing for a stale event).
+
+        With ``live=False`` (a replay being loaded) only the state is kept: the
+        partner engine is built once at the end and nothing is ranked per event.
+        """
         if not self.is_new(envelope):
             return []
         event = envelope.event()
         self.versions[envelope.aggregate_id] = envelope.aggregate_version
         match event:
             case OrganisationRegistered() | OrganisationUpdated():
-                return self._partner_changed(event.id, event.profile, alerts)
+                return self._partner_changed(event.id, event.profile, live)
             case OrganisationRemoved():
                 self.profiles.pop(event.id, None)
-                self.partners.remove(event.id)
+                if live:
+                    self.partners.remove(event.id)
             case NeedPosted() | NeedUpdated() | NeedClosed():
-                return self._need_changed(event.id, event.need, envelope.aggregate_version)
+                need = self._set_need(event.id, event.need, envelope.aggregate_version)
+                return self._shortlist_and_alerts(need) if need and live else []
             case PracticePublished() | PracticeUpdated():
-                self._practice_changed(event)
+                self._practice_changed(event, live)
             case PracticeWithdrawn():
-                self._practice_withdrawn(event.id)
+                self.practices.remove(event.id)
+                self._unlink_practice(event.id, live)
         return []
 
     def load(self, envelopes: Iterable[Envelope]) -> list[Outgoing]:
         """Rebuild from a replay in one fit, then rank every open need once."""
         for envelope in envelopes:
-            if not self.is_new(envelope):
-                continue
-            self.versions[envelope.aggregate_id] = envelope.aggregate_version
-            self._remember(envelope.event(), envelope.aggregate_version)
+            self.apply(envelope, live=False)
         self.partners.build(
             partner_doc(org_id, p, self._practices_of(org_id))
             for org_id, p in self.profiles.items()
@@ -142,37 +146,23 @@ class MatchingIndex:
         self.practices.refit()
         return [out for need in self.needs.values() for out in self._shortlist_and_alerts(need)]
 
-    def _remember(self, event: Event, version: int) -> None:
-        """The state part of ``apply``, without touching the partner engine."""
-        match event:
-            case OrganisationRegistered() | OrganisationUpdated():
-                if event.profile.kind.is_third_sector:
-                    self.profiles[event.id] = event.profile
-                else:
-                    self.profiles.pop(event.id, None)
-            case OrganisationRemoved():
-                self.profiles.pop(event.id, None)
-            case NeedPosted() | NeedUpdated() | NeedClosed():
-                self._set_need(event.id, event.need, version)
-            case PracticePublished() | PracticeUpdated():
-                self._practice_changed(event, attach=False)
-            case PracticeWithdrawn():
-                self._practice_withdrawn(event.id, detach=False)
-
     def _practices_of(self, org_id: str) -> dict[str, str]:
         return dict(self.practice_texts.get(org_id, {}))
 
     def _partner_changed(
-        self, org_id: str, profile: OrganisationProfile, alerts: bool
+        self, org_id: str, profile: OrganisationProfile, live: bool
     ) -> list[Outgoing]:
         if not profile.kind.is_third_sector:
             # Public bodies and private firms are not ranked as partners.
             self.profiles.pop(org_id, None)
-            self.partners.remove(org_id)
+            if live:
+                self.partners.remove(org_id)
             return []
         self.profiles[org_id] = profile
+        if not live:
+            return []
         self.partners.upsert(partner_doc(org_id, profile, self._practices_of(org_id)))
-        return self._partner_alerts(org_id) if alerts else []
+        return self._partner_alerts(org_id)
 
     def _set_need(self, need_id: str, state: NeedState, version: int) -> Need | None:
         if state.status is NeedStatus.CLOSED:
@@ -182,13 +172,7 @@ class MatchingIndex:
         self.needs[need_id] = need
         return need
 
-    def _need_changed(self, need_id: str, state: NeedState, version: int) -> list[Outgoing]:
-        need = self._set_need(need_id, state, version)
-        return self._shortlist_and_alerts(need) if need else []
-
-    def _practice_changed(
-        self, event: PracticePublished | PracticeUpdated, *, attach: bool = True
-    ) -> None:
+    def _practice_changed(self, event: PracticePublished | PracticeUpdated, live: bool) -> None:
         p = event.practice
         self.practices.upsert(
             practice_document(
@@ -202,22 +186,19 @@ class MatchingIndex:
                 author=p.author_id,
             )
         )
-        self._practice_withdrawn(event.id, detach=attach, keep_document=True)
+        self._unlink_practice(event.id, live)  # its author or text may have changed
         text = practice_text(p.title, p.summary)
         self.practice_texts.setdefault(p.author_id, {})[event.id] = text
         self.practice_authors[event.id] = p.author_id
-        if attach:
+        if live:
             self.partners.attach(p.author_id, event.id, text)
 
-    def _practice_withdrawn(
-        self, practice_id: str, *, detach: bool = True, keep_document: bool = False
-    ) -> None:
-        if not keep_document:
-            self.practices.remove(practice_id)
+    def _unlink_practice(self, practice_id: str, live: bool) -> None:
+        """Take a practice's text out of its author's partner document."""
         author = self.practice_authors.pop(practice_id, None)
         if author is not None:
             self.practice_texts.get(author, {}).pop(practice_id, None)
-            if detach:
+            if live:
                 self.partners.detach(author, practice_id)
 
     # --- what to publish -----------------------------------------------------------------
