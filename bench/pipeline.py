@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from pspx.embedded import free_port
 from pspx.settings import Settings
-from pspx.stack import Stack
+from stack.embedded import free_port
+from stack.run import Stack
 
 
 def percentiles(samples: list[float]) -> str:

@@ -23,10 +23,30 @@ import Stemmer
 
 from bench.metrics import evaluate
 from services.matching.batch import build_engine, rank_needs, read_jsonl
-from services.matching.engine import DOMAIN_QUERY_STOP_WORDS, Settings
+from services.matching.engine import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 Rankings = dict[str, list[str]]
+
+
+# Grant and commissioning boilerplate: words any funder's need may use about
+# the money or the applicant (a grant, its funding, the project, the
+# organisation or charity asking, "towards" the cost of staff), none of which
+# says what service is wanted.
+DOMAIN_QUERY_STOP_WORDS = (
+    "grant",
+    "fund",
+    "funding",
+    "project",
+    "organisation",
+    "charity",
+    "towards",
+    "cost",
+    "costs",
+    "salary",
+    "salaries",
+    "contribution",
+)
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:

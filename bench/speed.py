@@ -121,7 +121,8 @@ class Ours:
     incremental = True
 
     def __init__(self, corpus: Corpus) -> None:
-        from services.matching.engine import Engine, need_query, partner_document
+        from services.matching.documents import need_query, partner_document
+        from services.matching.engine import Engine
 
         self.corpus, self.engine = corpus, Engine()
         self.need_query, self.partner_document = need_query, partner_document

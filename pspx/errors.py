@@ -1,10 +1,10 @@
-"""Errors the domain raises and the HTTP layer turns into clear answers."""
+"""Errors the domain raises. Each has a stable ``code`` for clients; the HTTP edge
+(``pspx.http``) chooses the status, so domain code knows nothing of HTTP."""
 
 
 class DomainError(Exception):
     """A request the domain refuses; the message says why, ``field`` says where."""
 
-    status = 422
     code = "rule_violated"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -13,22 +13,24 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class AlreadyExists(DomainError):
-    status = 409
     code = "already_exists"
 
 
 class StaleVersion(DomainError):
     """An update that carried a version older than the stored one."""
 
-    status = 409
     code = "stale_version"
 
 
 class Forbidden(DomainError):
-    status = 403
     code = "forbidden"
+
+
+class Unavailable(DomainError):
+    """Something this service depends on could not answer; its own data is unaffected."""
+
+    code = "unavailable"

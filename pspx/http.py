@@ -1,25 +1,91 @@
-"""What every service's HTTP API shares: errors, health, readiness, metrics, correlation ids."""
+"""What every service's HTTP API shares: errors, health, readiness, metrics, correlation ids,
+and API docs that work with no network.
+
+Every error answers one shape, ``ErrorOut``: a stable ``error`` code, a
+``message`` in words and, for bad input, the ``fields`` at fault. Domain errors
+carry no HTTP status; ``STATUS`` chooses it here, at the edge. Routes document
+the errors they can answer with ``errors(...)``, so the OpenAPI document lists
+every status a client can meet.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pymongo.errors import ConnectionFailure
+from starlette.exceptions import HTTPException
 
 from pspx import logs
-from pspx.errors import DomainError
+from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound, StaleVersion, Unavailable
 from pspx.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
+log = logging.getLogger(__name__)
+
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+STATUS: dict[type[DomainError], int] = {
+    Forbidden: 403,
+    NotFound: 404,
+    AlreadyExists: 409,
+    StaleVersion: 409,
+    Unavailable: 503,
+}
+REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the field at fault, or (body) for the whole")
+    problem: str
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(
+        description="A stable code to branch on: invalid_input, rule_violated, not_found, "
+        "forbidden, already_exists, stale_version, too_large, unavailable, method_not_allowed"
+    )
+    message: str = Field(description="What went wrong, in words")
+    fields: list[FieldProblem] = Field(
+        default_factory=list, description="For bad input: each field at fault and why"
+    )
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="ready or not_ready")
+    checks: dict[str, bool]
+
+
+ERROR_DESCRIPTIONS = {
+    403: "The acting organisation may not do this",
+    404: "It does not exist",
+    409: "A stale version (reload and try again), or it exists already",
+    413: "The request is too large",
+    422: "Bad input, or a rule refused the change; `fields` names where",
+    503: "Something this service depends on could not answer; try again shortly",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer."""
+    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def status_of(exc: DomainError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 422
 
 
 def field_errors(errors: list[Any]) -> list[dict[str, str]]:
@@ -30,11 +96,26 @@ def field_errors(errors: list[Any]) -> list[dict[str, str]]:
     """
     out = []
     for err in errors:
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "")
+            out.append({"field": "(body)", "problem": f"not valid JSON: {reason}".rstrip(": ")})
+            continue
         loc = [str(p) for p in err.get("loc", ())]
-        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        if loc and loc[0] in REQUEST_PARTS:
             loc = loc[1:]
         out.append({"field": ".".join(loc) or "(body)", "problem": err.get("msg", "invalid")})
     return out
+
+
+def error(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> JSONResponse:
+    body = ErrorOut(error=code, message=message, fields=[FieldProblem(**f) for f in fields or []])
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def invalid(fields: list[dict[str, str]]) -> JSONResponse:
+    return error(422, "invalid_input", "the request is not valid: see fields", fields)
 
 
 def create_app(
@@ -44,29 +125,58 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     ready: ReadyCheck,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,  # served below from installed files, not a CDN
+        redoc_url=None,
+    )
+    _handle_errors(app)
+    _observe(app)
+    _offline_docs(app)
+    _operations(app, ready)
+    return app
 
+
+def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"error": "invalid_input", "fields": field_errors(list(exc.errors()))}, status_code=422
-        )
+        return invalid(field_errors(list(exc.errors())))
 
     @app.exception_handler(ValidationError)
     async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"error": "invalid_input", "fields": field_errors(list(exc.errors()))}, status_code=422
-        )
+        return invalid(field_errors(list(exc.errors())))
 
     @app.exception_handler(DomainError)
     async def _refused(_: Request, exc: DomainError) -> JSONResponse:
-        body: dict[str, Any] = {"error": exc.code, "message": str(exc)}
-        if exc.field:
-            body["fields"] = [{"field": exc.field, "problem": str(exc)}]
-        return JSONResponse(body, status_code=exc.status)
+        fields = [{"field": exc.field, "problem": str(exc)}] if exc.field else None
+        return error(status_of(exc), exc.code, str(exc), fields)
 
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ConnectionFailure)
+    async def _database_down(_: Request, exc: ConnectionFailure) -> JSONResponse:
+        return error(503, "unavailable", "the database could not be reached; try again shortly")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The log has the details under this correlation id; the client gets none of them.
+        log.error("unexpected error answering a request", exc_info=exc)
+        return error(
+            500,
+            "internal",
+            f"something went wrong; quote correlation id {logs.current_correlation_id()}",
+        )
+
+
+def _observe(app: FastAPI) -> None:
     @app.middleware("http")
-    async def _observe(
+    async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         token = logs.correlation_id.set(
@@ -82,34 +192,49 @@ def create_app(
         HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         return response
 
+
+SWAGGER_UI = files("fastapi_offline") / "static"  # Swagger UI 5, packaged for offline use
+
+
+def _offline_docs(app: FastAPI) -> None:
+    app.mount("/docs/assets", StaticFiles(directory=str(SWAGGER_UI)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title}: API",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon.png",
+        )
+
+
+def _operations(app: FastAPI, ready: ReadyCheck) -> None:
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database, broker and background work",
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut, "description": "Not ready: the checks say which"}},
+    )
     async def readyz() -> JSONResponse:
         checks = await ready()
         ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        body = ReadyOut(status="ready" if ok else "not_ready", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
-
-
-def encode_cursor(last_key: str) -> str:
-    return base64.urlsafe_b64encode(last_key.encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise DomainError("cursor: not a cursor this API issued") from exc

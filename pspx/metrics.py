@@ -9,9 +9,14 @@ HTTP_LATENCY = Histogram("pspx_http_request_seconds", "HTTP request latency", ["
 EVENTS_PUBLISHED = Counter(
     "pspx_events_published_total", "Events published to Kafka", ["topic", "event_type"]
 )
-EVENTS_CONSUMED = Counter("pspx_events_consumed_total", "Events handled", ["topic", "group"])
+EVENTS_CONSUMED = Counter("pspx_events_consumed_total", "Events handled", ["topic", "consumer"])
+EVENTS_SKIPPED = Counter(
+    "pspx_events_skipped_total",
+    "Events of a type the consumer has no handler for (a newer producer's, say), skipped",
+    ["consumer", "event_type"],
+)
 EVENTS_DEAD_LETTERED = Counter(
-    "pspx_events_dead_lettered_total", "Events sent to a dead-letter topic", ["topic", "group"]
+    "pspx_events_dead_lettered_total", "Events sent to a dead-letter topic", ["topic", "consumer"]
 )
 OUTBOX_PENDING = Gauge(
     "pspx_outbox_pending", "Outbox events not yet acknowledged by Kafka", ["source"]

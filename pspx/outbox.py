@@ -48,9 +48,12 @@ def _next_seq() -> int:
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], source: str) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], source: str, topics: Sequence[str]
+    ) -> None:
         self.records = db["outbox"]
         self.source = source
+        self.topics = frozenset(topics)
         self.written = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
@@ -67,6 +70,9 @@ class Outbox:
         correlation_id: str,
     ) -> list[Envelope]:
         """Stage events inside the caller's transaction; they exist only if it commits."""
+        strays = sorted({e.topic for e in events} - self.topics)
+        if strays:
+            raise ValueError(f"{self.source} does not produce to {', '.join(strays)}")
         envelopes = [
             new_envelope(
                 event,

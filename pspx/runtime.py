@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +14,13 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from pspx import kafka, logs, mongo
-from pspx.events import CATALOGUE, Envelope
+from pspx import consumers, kafka, logs, mongo
+from pspx.consumers import Handler
+from pspx.events import CATALOGUE, Envelope, Event
 from pspx.kafka import EventBus
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
+from pspx.spec import ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,17 @@ def topics_doc(topic: str) -> str:
 
 @dataclass
 class Runtime:
-    """A service's Mongo database, Kafka broker, event bus and (if it produces) outbox."""
+    """A service's Mongo database, Kafka broker, event bus and (if it produces) outbox.
 
-    service: str
+    Built from the service's manifest entry: the topics it produces get an outbox
+    relay and a place in the AsyncAPI document; ``subscribe`` wires a handler map
+    to one of the subscriptions the entry names.
+    """
+
+    spec: ServiceSpec
     settings: Settings
-    produces: Sequence[str] = ()
+    service: str = field(init=False)
+    produces: Sequence[str] = field(init=False)
     mongo: AsyncMongoClient[dict[str, Any]] = field(init=False)
     db: AsyncDatabase[dict[str, Any]] = field(init=False)
     kafka: KafkaBroker = field(init=False)
@@ -56,11 +64,13 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
+        self.service = self.spec.name
+        self.produces = self.spec.produces
         self.mongo = mongo.client(self.settings)
         self.db = mongo.database(self.mongo, self.settings, self.service)
         self.kafka = kafka.broker(self.settings, client_id=f"pspx-{self.service}")
         self.bus = EventBus(self.kafka)
-        self.outbox = Outbox(self.db, source=self.service)
+        self.outbox = Outbox(self.db, source=self.service, topics=self.produces)
         for topic in self.produces:
             # Declared for the AsyncAPI document; the outbox relay does the publishing.
             self.kafka.publisher(
@@ -69,6 +79,10 @@ class Runtime:
                 description=topics_doc(topic),
                 schema=Envelope,
             )
+
+    def subscribe(self, name: str, handlers: Mapping[type[Event], Handler]) -> None:
+        """Feed the named subscription's events to ``handlers``; call before ``start``."""
+        consumers.subscribe(self.kafka, self.spec.subscription(name), handlers, self.settings)
 
     def background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         task = asyncio.create_task(work(), name=f"{self.service}.{name}")

@@ -15,9 +15,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from pspx import embedded
 from pspx.events import Envelope
 from pspx.settings import Settings
+from stack import embedded
 
 
 @dataclass

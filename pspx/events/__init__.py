@@ -5,6 +5,22 @@ turn any envelope read off a topic back into its typed payload.
 """
 
 from pspx.events import exchange, matching, registry  # noqa: F401  (registers the catalogue)
-from pspx.events.base import CATALOGUE, Envelope, Event, UnknownEvent, new_envelope
+from pspx.events.base import (
+    CATALOGUE,
+    Envelope,
+    Event,
+    NewerVersion,
+    Payload,
+    UnknownEventType,
+    new_envelope,
+)
 
-__all__ = ["CATALOGUE", "Envelope", "Event", "UnknownEvent", "new_envelope"]
+__all__ = [
+    "CATALOGUE",
+    "Envelope",
+    "Event",
+    "NewerVersion",
+    "Payload",
+    "UnknownEventType",
+    "new_envelope",
+]

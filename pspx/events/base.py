@@ -37,8 +37,18 @@ class Event(BaseModel):
 CATALOGUE: dict[str, type[Event]] = {}
 
 
-class UnknownEvent(ValueError):
-    """An envelope whose type or version this reader does not know."""
+class Payload(BaseModel):
+    """A part of an event's payload. Tolerant like ``Event``: unknown fields are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class UnknownEventType(ValueError):
+    """An event type this reader does not know, as a newer producer may publish: skip it."""
+
+
+class NewerVersion(ValueError):
+    """A known event type at a schema version newer than this reader knows: dead-letter it."""
 
 
 class Envelope(BaseModel):
@@ -55,12 +65,12 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
 
     def event(self) -> Event:
-        """The typed payload; raises UnknownEvent or a ValidationError."""
+        """The typed payload; raises UnknownEventType, NewerVersion or a ValidationError."""
         kind = CATALOGUE.get(self.event_type)
         if kind is None:
-            raise UnknownEvent(f"unknown event type {self.event_type!r}")
+            raise UnknownEventType(f"unknown event type {self.event_type!r}")
         if self.version > kind.version:
-            raise UnknownEvent(
+            raise NewerVersion(
                 f"{self.event_type} version {self.version} is newer than this reader's "
                 f"{kind.version}"
             )

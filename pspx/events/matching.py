@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from pspx import topics
-from pspx.events.base import Event
+from pspx.events.base import Event, Payload
 
 
-class TermWeight(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class TermWeight(Payload):
     term: str
     weight: float
 
 
-class ShortlistEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ShortlistEntry(Payload):
     partner_id: str
     score: float
     terms: list[TermWeight]

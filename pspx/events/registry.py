@@ -2,18 +2,24 @@
 
 Organisation and need events carry the whole current state (event-carried
 state transfer), so a reader that keeps only the newest version is complete.
+Every partnership event names the need and every party, so a reader can tell
+who may see it without asking the registry.
+
+These are the contracts readers validate against, so they are tolerant:
+unknown fields are ignored. The registry's HTTP API refuses unknown fields
+with its own input models (``services/registry/inputs.py``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from pspx import topics
-from pspx.events.base import Event
+from pspx.events.base import Event, Payload
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
@@ -53,25 +59,19 @@ THIRD_SECTOR = frozenset(
 )
 
 
-class Size(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Size(Payload):
     income_band: str | None = Field(None, max_length=50, examples=["£100k-£500k"])
     staff: int | None = Field(None, ge=0)
     volunteers: int | None = Field(None, ge=0)
 
 
-class Contact(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Contact(Payload):
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=50)
 
 
-class OrganisationProfile(BaseModel):
+class OrganisationProfile(Payload):
     """What an organisation says about itself: the registry's unit of record."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: Text
     kind: OrgKind
@@ -122,10 +122,8 @@ class NeedStatus(StrEnum):
     CLOSED = "closed"
 
 
-class NeedDetails(BaseModel):
+class NeedDetails(Payload):
     """A commissioner's service need as it is published."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     title: Text
     description: Annotated[
@@ -179,28 +177,62 @@ class Stage(StrEnum):
     DECLINED = "declined"
 
 
-class PartnershipProposed(Event):
-    event_type = "partnership.proposed"
+class PartnershipEvent(Event):
+    """What every partnership event carries: the partnership, its need and its parties."""
+
     topic = topics.PARTNERSHIPS
 
     id: str
     need_id: str
     commissioner_id: str
     partner_ids: list[str]
+
+
+class PartnershipProposed(PartnershipEvent):
+    event_type = "partnership.proposed"
+
     stage: Stage
     recommendation: str
     proposed_at: datetime
 
 
-class PartnershipStageChanged(Event):
+class PartnershipStageChanged(PartnershipEvent):
     event_type = "partnership.stage_changed"
-    topic = topics.PARTNERSHIPS
 
-    id: str
-    need_id: str
-    commissioner_id: str
-    partner_ids: list[str]
     from_stage: Stage
     to_stage: Stage
     note: str
     changed_at: datetime
+
+
+class RouteChecked(PartnershipEvent):
+    """The route check was answered again; ``missing`` lists the questions still open."""
+
+    event_type = "partnership.route_checked"
+
+    recommendation: str
+    missing: list[str]
+    checked_at: datetime
+
+
+class ContributionRecorded(PartnershipEvent):
+    """A line of the two-sided ledger: what one party puts in, in money or in kind."""
+
+    event_type = "partnership.contribution_recorded"
+
+    party_id: str
+    form: Literal["money", "in_kind"]
+    description: str
+    value_gbp: int
+    recorded_at: datetime
+
+
+class OutcomesRecorded(PartnershipEvent):
+    """The partnership's outcome metrics as measured at ``recorded_at``."""
+
+    event_type = "partnership.outcomes_recorded"
+
+    people_served: int | None
+    cost_savings_gbp: int | None
+    quality_measures: dict[str, float]
+    recorded_at: datetime

@@ -1,4 +1,4 @@
-"""Exchange service wiring: ``uvicorn services.exchange.app:app``."""
+"""Exchange service wiring: ``build(spec, settings)`` makes its ASGI app."""
 
 from __future__ import annotations
 
@@ -7,28 +7,27 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
-from pspx import topics
-from pspx.http import create_app
+from pspx.http import create_app, error
 from pspx.runtime import Runtime
-from pspx.settings import Settings, get_settings
+from pspx.settings import Settings
+from pspx.spec import ServiceSpec
 from services.exchange import handlers
 from services.exchange.api import router
 from services.exchange.matching_client import MatchingClient
+from services.exchange.queries import ExchangeQueries
 from services.exchange.service import Exchange
 from services.exchange.store import ExchangeStore
-
-PRODUCES = (topics.PRACTICES,)
 
 # Far above the largest valid command (a 100 KB body, even JSON-escaped), so the
 # field rules give the precise answer and this only stops abuse before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def build(settings: Settings | None = None, *, matching: MatchingClient | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    runtime = Runtime("exchange", settings, produces=PRODUCES)
+def build(
+    spec: ServiceSpec, settings: Settings, *, matching: MatchingClient | None = None
+) -> FastAPI:
+    runtime = Runtime(spec, settings)
     store = ExchangeStore(runtime)
     client = matching or MatchingClient(settings.service_url("matching"))
     handlers.subscribe(runtime, store)  # before the lifespan starts the broker
@@ -60,20 +59,14 @@ def build(settings: Settings | None = None, *, matching: MatchingClient | None =
     ) -> Response:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-            return JSONResponse(
-                {
-                    "error": "too_large",
-                    "message": f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB",
-                },
-                status_code=413,
+            return error(
+                413, "too_large", f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB"
             )
         return await call_next(request)
 
     edit_window = timedelta(seconds=settings.comment_edit_window_s)
-    app.state.exchange = Exchange(store, client, edit_window=edit_window)
     app.state.runtime = runtime
+    app.state.exchange = Exchange(store, edit_window=edit_window)
+    app.state.queries = ExchangeQueries(runtime.db, client, edit_window)
     app.include_router(router)
     return app
-
-
-app = build()

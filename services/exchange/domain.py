@@ -2,10 +2,11 @@
 
 Each command method checks its rules, changes the aggregate, bumps its version
 and returns the events that the change raised; the caller stores both together.
+Creation is a class method that returns the new aggregate and its events.
 Every event on the practice stream bumps the practice's version, so the
-``aggregate_version`` that readers guard on rises strictly per practice.
-Commands take the time as an argument so that rules about time (the comment
-edit window) can be tested with a clock of the test's choosing.
+``aggregate_version`` that readers guard on rises strictly per practice; a
+comment's events travel on its practice's stream (``Practice.carry``).
+Commands take the time as an argument (``at``): the service reads its clock.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from pspx.aggregates import Aggregate
+from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound
 from pspx.events import Event
 from pspx.events.exchange import (
+    CommentEdited,
+    CommentFlagged,
+    CommentHidden,
     PracticeCommented,
     PracticeEndorsed,
     PracticePublished,
@@ -36,6 +40,7 @@ BODY_MAX_BYTES = 100 * 1024
 TAGS_MAX = 20
 COMMENT_MAX = 10_000
 COMMENT_EDIT_WINDOW = timedelta(minutes=15)
+EXCERPT_MAX = 280
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -48,6 +53,12 @@ def _within_bytes(value: str, limit: int) -> str:
     if size > limit:
         raise ValueError(f"must be at most {limit // 1024} KB of UTF-8 text; it is {size} bytes")
     return value
+
+
+def excerpt(markdown: str) -> str:
+    """The start of a text without its markup: what an alert or a listing shows."""
+    text = " ".join(plain_text(markdown).split())
+    return text if len(text) <= EXCERPT_MAX else text[: EXCERPT_MAX - 1].rstrip() + "…"
 
 
 def _duration(span: timedelta) -> str:
@@ -182,7 +193,8 @@ class Practice(Aggregate):
     @classmethod
     def draft(
         cls, practice_id: str, author: Organisation, content: PracticeContent, at: datetime
-    ) -> Practice:
+    ) -> tuple[Practice, list[Event]]:
+        """A new draft: the author's own, so nobody else hears of it (no event)."""
         author.may_author()
         practice = cls(
             id=practice_id,
@@ -194,7 +206,7 @@ class Practice(Aggregate):
             updated_at=at,
         )
         practice._bump()
-        return practice
+        return practice, []
 
     def publish(self, author: Organisation, at: datetime) -> list[Event]:
         self._by_author(author)
@@ -287,10 +299,20 @@ class Practice(Aggregate):
             id=self.id,
             comment_id=comment.id,
             author_id=author.id,
+            author_name=author.name,
+            author_kind=author.kind,
             parent_id=comment.parent_id,
+            number=comment.number,
+            excerpt=excerpt(body),
             at=at,
         )
         return comment, [event]
+
+    def carry(self, events: list[Event]) -> list[Event]:
+        """Put a comment's events on this practice's stream: they raise its version."""
+        if events:
+            self._bump()
+        return events
 
     def summary(self) -> PracticeSummary:
         c = self.content
@@ -369,7 +391,7 @@ class Comment(Aggregate):
 
     def edit(
         self, author_id: str, body: str, at: datetime, window: timedelta = COMMENT_EDIT_WINDOW
-    ) -> None:
+    ) -> list[Event]:
         if author_id != self.author_id:
             raise Forbidden(f"only its author edits comment {self.id}", field="author_id")
         if self.hidden is not None:
@@ -381,23 +403,47 @@ class Comment(Aggregate):
                 field="body",
             )
         if body == self.body:
-            return
+            return []
         self.body = body
         self.body_html = render(body)
         self.edited_at = at
         self._bump()
+        return [
+            CommentEdited(
+                id=self.practice_id,
+                comment_id=self.id,
+                author_id=self.author_id,
+                excerpt=excerpt(body),
+                at=at,
+            )
+        ]
 
-    def flag(self, flagger: Organisation, reason: str, at: datetime) -> None:
+    def flag(self, flagger: Organisation, reason: str, at: datetime) -> list[Event]:
         """Ask a moderator to look; flagging the same comment again changes nothing."""
         flagger.may_comment()
         if any(f.org_id == flagger.id for f in self.flags):
-            return
+            return []
         self.flags.append(Flag(org_id=flagger.id, reason=reason, at=at))
         self._bump()
+        return [
+            CommentFlagged(
+                id=self.practice_id,
+                comment_id=self.id,
+                flagged_by=flagger.id,
+                reason=reason,
+                flags=len(self.flags),
+                at=at,
+            )
+        ]
 
-    def hide(self, moderator: str, reason: str, at: datetime) -> None:
+    def hide(self, moderator: str, reason: str, at: datetime) -> list[Event]:
         """Hide the comment from readers; it is kept, with who hid it and why."""
         if self.hidden is not None:
-            return
+            return []
         self.hidden = Moderation(moderator=moderator, reason=reason, at=at)
         self._bump()
+        return [
+            CommentHidden(
+                id=self.practice_id, comment_id=self.id, moderator=moderator, reason=reason, at=at
+            )
+        ]

@@ -8,8 +8,8 @@ the whole current state, so keeping the newest version of each is enough;
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from pspx import kafka, topics
 from pspx.events import Envelope
 from pspx.events.registry import OrganisationRegistered, OrganisationRemoved, OrganisationUpdated
 from pspx.runtime import Runtime
@@ -17,41 +17,38 @@ from services.exchange.store import ExchangeStore
 
 log = logging.getLogger(__name__)
 
-GROUP = "exchange"
-
 
 class OrganisationReplica:
     def __init__(self, store: ExchangeStore) -> None:
         self.store = store
 
-    async def handle(self, envelope: Envelope) -> None:
-        event = envelope.event()
-        if isinstance(event, OrganisationRegistered | OrganisationUpdated):
-            fields = {
-                "name": event.profile.name,
-                "kind": event.profile.kind.value,
-                "removed": False,
-            }
-        elif isinstance(event, OrganisationRemoved):
-            # The name stays, so that the organisation's practices stay attributed.
-            fields = {"name": event.name, "removed": True}
-        else:
-            return
-        applied = await self.store.apply_organisation(event.id, envelope.aggregate_version, fields)
+    async def on_profile(
+        self, envelope: Envelope, event: OrganisationRegistered | OrganisationUpdated
+    ) -> None:
+        fields = {"name": event.profile.name, "kind": event.profile.kind.value, "removed": False}
+        await self._apply(envelope, event.id, fields)
+
+    async def on_removed(self, envelope: Envelope, event: OrganisationRemoved) -> None:
+        # The name stays, so that the organisation's practices stay attributed.
+        await self._apply(envelope, event.id, {"name": event.name, "removed": True})
+
+    async def _apply(self, envelope: Envelope, org_id: str, fields: dict[str, Any]) -> None:
+        applied = await self.store.apply_organisation(org_id, envelope.aggregate_version, fields)
         if not applied:
             log.debug(
                 "organisation event already applied",
-                extra={"fields": {"org_id": event.id, "version": envelope.aggregate_version}},
+                extra={"fields": {"org_id": org_id, "version": envelope.aggregate_version}},
             )
 
 
 def subscribe(runtime: Runtime, store: ExchangeStore) -> None:
     """Register the subscribers; call before the broker starts."""
     replica = OrganisationReplica(store)
-    kafka.subscribe(
-        runtime.kafka,
-        topics.ORGANISATIONS,
-        group=GROUP,
-        handle=replica.handle,
-        settings=runtime.settings,
+    runtime.subscribe(
+        "organisations",
+        {
+            OrganisationRegistered: replica.on_profile,
+            OrganisationUpdated: replica.on_profile,
+            OrganisationRemoved: replica.on_removed,
+        },
     )

@@ -13,13 +13,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pspx.errors import DomainError
+from pspx.errors import Unavailable
 
 
-class MatchingUnavailable(DomainError):
+class MatchingUnavailable(Unavailable):
     """Matching could not answer; the exchange's own data is unaffected."""
 
-    status = 503
     code = "matching_unavailable"
 
 

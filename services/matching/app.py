@@ -1,28 +1,33 @@
-"""Matching service wiring: ``uvicorn services.matching.app:app``."""
+"""Matching service wiring: ``build(spec, settings)`` makes its ASGI app."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pspx import topics
 from pspx.http import create_app
 from pspx.runtime import Runtime
-from pspx.settings import Settings, get_settings
+from pspx.settings import Settings
+from pspx.spec import ServiceSpec
 from services.matching.api import router
 from services.matching.handlers import Handlers
 from services.matching.index import MatchingIndex
+from services.matching.queries import MatchingQueries
 from services.matching.store import MatchingStore
 
 
-def build(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    runtime = Runtime("matching", settings, produces=(topics.MATCHES,))
+def build(spec: ServiceSpec, settings: Settings) -> FastAPI:
+    runtime = Runtime(spec, settings)
     index = MatchingIndex(alert_score=settings.match_alert_score)
     handlers = Handlers(runtime, index, MatchingStore(runtime))
     handlers.subscribe()
+    queries = MatchingQueries(index)
+
+    async def load() -> None:
+        await handlers.load()
+        queries.load = handlers.report
 
     async def start_background() -> None:
-        runtime.background(handlers.load, "load")
+        runtime.background(load, "load")
         runtime.background(handlers.refit_when_due, "refit")
 
     async def ready() -> dict[str, bool]:
@@ -36,11 +41,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         lifespan=runtime.lifespan(setup=start_background),
         ready=ready,
     )
-    app.state.index = index
-    app.state.handlers = handlers
     app.state.runtime = runtime
+    app.state.handlers = handlers
+    app.state.queries = queries
     app.include_router(router)
     return app
-
-
-app = build()

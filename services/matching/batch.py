@@ -16,14 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from services.matching.engine import (
-    Document,
-    Engine,
-    Query,
-    Settings,
-    need_query,
-    partner_document,
-)
+from services.matching.documents import Document, Query, need_query, partner_document
+from services.matching.engine import Engine, Settings
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

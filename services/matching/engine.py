@@ -24,7 +24,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
@@ -33,151 +33,11 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer
 
+from services.matching.documents import PARTNER_SCHEMA, Document, Query, Schema
 from services.matching.text import Analyzer, EnglishStopWords
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Schema:
-    """Which text fields a document has, how much each counts, and its facets.
-
-    Field weights are repetition counts: a weight-2 field's terms are counted
-    twice in the document's term frequencies (0 leaves the field out).
-    """
-
-    field_weights: Mapping[str, int]
-    facets: tuple[str, ...]
-    attachment_field: str | None = None
-
-
-# Name and service areas count twice: measured on the dev set (docs/performance.md).
-PARTNER_SCHEMA = Schema(
-    field_weights={
-        "name": 2,
-        "alternate_names": 1,
-        "description": 1,
-        "activities": 1,
-        "service_areas": 2,
-        "practices": 1,
-    },
-    facets=("regions", "kind", "service_areas"),
-    attachment_field="practices",
-)
-PRACTICE_SCHEMA = Schema(
-    field_weights={
-        "title": 2,
-        "summary": 1,
-        "body": 1,
-        "service_area": 2,
-        "tags": 1,
-        "author": 1,
-    },
-    facets=("regions", "service_area", "tags", "author"),
-)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A rankable document: texts per field, facet values for filters, and
-    attachments (keyed texts indexed under the schema's attachment field,
-    e.g. a partner's published practices by practice id)."""
-
-    id: str
-    fields: Mapping[str, tuple[str, ...]]
-    facets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    attachments: Mapping[str, str] = field(default_factory=dict)
-
-
-def partner_document(
-    id: str,
-    name: str,
-    kind: str,
-    description: str,
-    *,
-    activities: Sequence[str] = (),
-    service_areas: Sequence[str] = (),
-    regions: Sequence[str] = (),
-    alternate_names: Sequence[str] = (),
-    practices: Mapping[str, str] | None = None,
-) -> Document:
-    """A partner for ``PARTNER_SCHEMA``; ``practices`` maps practice id to text."""
-    return Document(
-        id=id,
-        fields={
-            "name": (name,),
-            "alternate_names": tuple(alternate_names),
-            "description": (description,),
-            "activities": tuple(activities),
-            "service_areas": tuple(service_areas),
-        },
-        facets={"regions": tuple(regions), "kind": (kind,), "service_areas": tuple(service_areas)},
-        attachments=dict(practices or {}),
-    )
-
-
-def practice_text(title: str, summary: str) -> str:
-    """What a published practice contributes to its partner's document."""
-    return f"{title}\n{summary}"
-
-
-def practice_document(
-    id: str,
-    title: str,
-    summary: str,
-    body: str,
-    *,
-    service_area: str | None = None,
-    regions: Sequence[str] = (),
-    tags: Sequence[str] = (),
-    author: str = "",
-) -> Document:
-    """A good-practice post for ``PRACTICE_SCHEMA``."""
-    areas = (service_area,) if service_area else ()
-    return Document(
-        id=id,
-        fields={
-            "title": (title,),
-            "summary": (summary,),
-            "body": (body,),
-            "service_area": areas,
-            "tags": tuple(tags),
-            "author": (author,),
-        },
-        facets={
-            "regions": tuple(regions),
-            "service_area": areas,
-            "tags": tuple(tags),
-            "author": (author,),
-        },
-    )
-
-
-@dataclass(frozen=True)
-class Query:
-    """Free text plus filters: facet -> accepted values (a document must share
-    at least one value with every facet given; case-insensitive)."""
-
-    text: str
-    filters: Mapping[str, Collection[str]] = field(default_factory=dict)
-
-
-def need_query(
-    title: str,
-    description: str,
-    outcomes: Sequence[str] = (),
-    *,
-    regions: Collection[str] = (),
-    kinds: Collection[str] = (),
-    service_areas: Collection[str] = (),
-) -> Query:
-    """A partner query for a need; empty filter lists mean "any"."""
-    filters = {"regions": regions, "kind": kinds, "service_areas": service_areas}
-    return Query(
-        text="\n".join([title, description, *outcomes]),
-        filters={facet: values for facet, values in filters.items() if values},
-    )
 
 
 @dataclass(frozen=True)
@@ -194,8 +54,7 @@ class Settings:
     # Words dropped from queries only (after stemming, so "funding" also
     # drops "fund"): the vocabulary of a funding request rather than of the
     # work asked for. Empty by default: on the dev set no such list measured
-    # above noise (docs/performance.md); DOMAIN_QUERY_STOP_WORDS is the one
-    # the quality bench tries.
+    # above noise (docs/performance.md); bench/quality.py tries one.
     query_stop_words: tuple[str, ...] = ()
     # Pseudo-relevance feedback: add the top terms of the first pass's best
     # documents to the query (0 documents = off).
@@ -207,26 +66,6 @@ class Settings:
     refit_delta_fraction: float = 0.05
     refit_dead_fraction: float = 0.2
     refit_new_term_fraction: float = 0.02
-
-
-# Grant and commissioning boilerplate: words any funder's need may use about
-# the money or the applicant (a grant, its funding, the project, the
-# organisation or charity asking, "towards" the cost of staff), none of which
-# says what service is wanted.
-DOMAIN_QUERY_STOP_WORDS = (
-    "grant",
-    "fund",
-    "funding",
-    "project",
-    "organisation",
-    "charity",
-    "towards",
-    "cost",
-    "costs",
-    "salary",
-    "salaries",
-    "contribution",
-)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Two engines (partners, practices), the open needs, and the newest version
 applied per aggregate. ``apply`` folds one event in and returns the events the
 change calls for (shortlists and match alerts); applying an event twice, or an
-older version after a newer one, changes nothing and returns nothing.
+older version after a newer one, changes nothing and returns nothing. The
+read methods at the end are what the HTTP API's queries ask of it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pspx.events import Envelope
+from pspx.events import Envelope, Event
 from pspx.events.exchange import PracticePublished, PracticeUpdated, PracticeWithdrawn
 from pspx.events.matching import MatchFound, ShortlistEntry, ShortlistRanked, TermWeight
 from pspx.events.registry import (
@@ -26,19 +27,31 @@ from pspx.events.registry import (
     OrganisationRemoved,
     OrganisationUpdated,
 )
-from services.matching.engine import (
+from services.matching.documents import (
     PRACTICE_SCHEMA,
     Document,
-    Engine,
-    Hit,
     Query,
     need_query,
     partner_document,
     practice_document,
     practice_text,
 )
+from services.matching.engine import Engine, Hit
 
 SHORTLIST_SIZE = 20
+
+# The event types the index folds in; the consumer skips any other.
+FOLDS: tuple[type[Event], ...] = (
+    OrganisationRegistered,
+    OrganisationUpdated,
+    OrganisationRemoved,
+    NeedPosted,
+    NeedUpdated,
+    NeedClosed,
+    PracticePublished,
+    PracticeUpdated,
+    PracticeWithdrawn,
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,7 @@ class MatchingIndex:
     def is_new(self, envelope: Envelope) -> bool:
         return envelope.aggregate_version > self.versions.get(envelope.aggregate_id, 0)
 
-    def apply(self, envelope: Envelope, *, live: bool = True) -> list[Outgoing]:
+    def apply(self, envelope: Envelope, event: Event, *, live: bool = True) -> list[Outgoing]:
         """Fold one event in; returns what to publish (nothing for a stale event).
 
         With ``live=False`` (a replay being loaded) only the state is kept: the
@@ -116,7 +129,6 @@ class MatchingIndex:
         """
         if not self.is_new(envelope):
             return []
-        event = envelope.event()
         self.versions[envelope.aggregate_id] = envelope.aggregate_version
         match event:
             case OrganisationRegistered() | OrganisationUpdated():
@@ -135,10 +147,10 @@ class MatchingIndex:
                 self._unlink_practice(event.id, live)
         return []
 
-    def load(self, envelopes: Iterable[Envelope]) -> list[Outgoing]:
+    def load(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
         """Rebuild from a replay in one fit, then rank every open need once."""
-        for envelope in envelopes:
-            self.apply(envelope, live=False)
+        for envelope, event in events:
+            self.apply(envelope, event, live=False)
         self.partners.build(
             partner_doc(org_id, p, self._practices_of(org_id))
             for org_id, p in self.profiles.items()
@@ -236,3 +248,35 @@ class MatchingIndex:
             trigger=trigger,
         )
         return Outgoing(found, need.id, need.version, f"match|{need.id}|{hit.doc_id}")
+
+    # --- what the queries read -----------------------------------------------------------
+
+    def need(self, need_id: str) -> Need | None:
+        """An open need, as its events last described it."""
+        return self.needs.get(need_id)
+
+    def practice_query(self, practice_id: str, regions: Sequence[str] = ()) -> Query | None:
+        """A partner query for whoever could deliver a published practice in ``regions``."""
+        doc = self.practices.get(practice_id)
+        if doc is None:
+            return None
+        text = "\n".join(
+            t
+            for field in ("title", "summary", "body", "service_area")
+            for t in doc.fields.get(field, ())
+        )
+        return Query(text, {"regions": regions} if regions else {})
+
+    def author_of(self, practice_id: str) -> str | None:
+        return self.practice_authors.get(practice_id)
+
+
+def title(engine: Engine, doc_id: str) -> str:
+    """A document's name (a partner) or title (a practice), as indexed."""
+    doc = engine.get(doc_id)
+    if doc is None:
+        return ""
+    for name in ("name", "title"):
+        if doc.fields.get(name):
+            return doc.fields[name][0]
+    return ""

@@ -1,42 +1,47 @@
-"""Registry HTTP API: commands and queries for organisations, needs and partnerships."""
+"""Registry HTTP API: commands and queries for organisations, needs and partnerships.
+
+Input models refuse unknown fields (a typo is an error, not a silent loss);
+the event contracts they become are tolerant readers. Queries go to the read
+side (``queries.py``); commands to the use cases (``service.py``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from pspx.aggregates import A
+from pspx.domain import utc_now
 from pspx.events.registry import (
+    Contact,
     NeedDetails,
     NeedStatus,
     OrganisationProfile,
     OrgId,
     OrgKind,
+    Size,
     Stage,
 )
-from pspx.http import decode_cursor, encode_cursor
+from pspx.http import errors
 from pspx.logs import current_correlation_id
-from services.registry.domain import (
-    Contribution,
-    Ledger,
-    Need,
-    Organisation,
-    OutcomeMetrics,
-    Partnership,
-)
+from pspx.paging import Page
+from services.registry.domain import OutcomeMetrics
+from services.registry.queries import NeedView, OrganisationView, PartnershipView, RegistryQueries
 from services.registry.route import RouteAnswers, RouteCheck, check_route
-from services.registry.service import ImportResult, Registry
-from services.registry.store import contains
+from services.registry.service import Registry
 
-T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="next_cursor of the previous page")
+]
+Ids = Annotated[list[str] | None, Query(max_length=200, description="Only these ids")]
+Filter = Annotated[str | None, Query(max_length=200)]
 Version = Annotated[int, Field(ge=1, description="The version this change was made against")]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+STRICT = ConfigDict(extra="forbid", frozen=True)
 
-router = APIRouter()
+router = APIRouter(responses=errors(422, 503))
 
 
 def registry(request: Request) -> Registry:
@@ -44,29 +49,54 @@ def registry(request: Request) -> Registry:
     return service
 
 
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
+def queries(request: Request) -> RegistryQueries:
+    found: RegistryQueries = request.app.state.queries
+    return found
 
 
-async def _page(
-    request: Request, kind: type[A], query: dict[str, Any], cursor: str | None, limit: int
-) -> PageOut[A]:
-    items, last = await registry(request).store.page(kind, query, decode_cursor(cursor), limit)
-    return PageOut[A](items=items, next_cursor=encode_cursor(last) if last else None)
+# --- inputs: the contracts, refusing unknown fields ------------------------------------------
+
+
+class SizeInput(Size):
+    model_config = STRICT
+
+
+class ContactInput(Contact):
+    model_config = STRICT
+
+
+class ProfileInput(OrganisationProfile):
+    model_config = STRICT
+
+    size: SizeInput = Field(default_factory=SizeInput)
+    contact: ContactInput = Field(default_factory=ContactInput)
+
+    def contract(self) -> OrganisationProfile:
+        return OrganisationProfile.model_validate(self.model_dump())
+
+
+class NeedDetailsInput(NeedDetails):
+    model_config = STRICT
+
+    def contract(self) -> NeedDetails:
+        return NeedDetails.model_validate(self.model_dump())
 
 
 # --- organisations ---------------------------------------------------------------------------
 
 
 class RegisterOrganisation(BaseModel):
+    model_config = STRICT
+
     id: OrgId = Field(examples=["GB-CHC-1000003", "GB-SC-SC012345", "GB-LAS-EDINBURGH"])
-    profile: OrganisationProfile
+    profile: ProfileInput
 
 
 class UpdateOrganisation(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
-    profile: OrganisationProfile
+    profile: ProfileInput
 
 
 class ImportOut(BaseModel):
@@ -75,9 +105,17 @@ class ImportOut(BaseModel):
     unchanged: int
 
 
-@router.post("/organisations", status_code=status.HTTP_201_CREATED, tags=["organisations"])
-async def register_organisation(body: RegisterOrganisation, request: Request) -> Organisation:
-    return await registry(request).register(body.id, body.profile, current_correlation_id())
+@router.post(
+    "/organisations",
+    status_code=status.HTTP_201_CREATED,
+    tags=["organisations"],
+    responses=errors(409),
+)
+async def register_organisation(body: RegisterOrganisation, request: Request) -> OrganisationView:
+    org = await registry(request).register(
+        body.id, body.profile.contract(), current_correlation_id()
+    )
+    return OrganisationView.of(org)
 
 
 @router.post(
@@ -88,8 +126,8 @@ async def register_organisation(body: RegisterOrganisation, request: Request) ->
 async def import_organisations(
     body: Annotated[list[RegisterOrganisation], Field(max_length=1000)], request: Request
 ) -> ImportOut:
-    result: ImportResult = await registry(request).import_organisations(
-        [(row.id, row.profile) for row in body], current_correlation_id()
+    result = await registry(request).import_organisations(
+        [(row.id, row.profile.contract()) for row in body], current_correlation_id()
     )
     return ImportOut(
         registered=result.registered, updated=result.updated, unchanged=result.unchanged
@@ -99,231 +137,280 @@ async def import_organisations(
 @router.get("/organisations", tags=["organisations"])
 async def list_organisations(
     request: Request,
+    id: Ids = None,
     kind: Annotated[list[OrgKind] | None, Query()] = None,
-    region: str | None = None,
-    service_area: str | None = None,
+    region: Filter = None,
+    service_area: Filter = None,
     q: Annotated[
-        str | None, Query(description="Part of any current, alternate or former name")
+        str | None,
+        Query(max_length=200, description="Part of any current, alternate or former name"),
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[Organisation]:
-    query: dict[str, Any] = {"removed": False}
-    if kind:
-        query["profile.kind"] = {"$in": [k.value for k in kind]}
-    if region:
-        query["profile.regions"] = region
-    if service_area:
-        query["profile.service_areas"] = service_area
-    if q:
-        query["names_lc"] = contains(q)
-    return await _page(request, Organisation, query, cursor, limit)
+) -> Page[OrganisationView]:
+    return await queries(request).organisations(
+        ids=id,
+        kinds=kind,
+        region=region,
+        service_area=service_area,
+        name=q,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
-@router.get("/organisations/{org_id}", tags=["organisations"])
-async def get_organisation(org_id: str, request: Request) -> Organisation:
-    return await registry(request).organisation(org_id)
+@router.get("/organisations/{org_id}", tags=["organisations"], responses=errors(404))
+async def get_organisation(org_id: str, request: Request) -> OrganisationView:
+    return await queries(request).organisation(org_id)
 
 
-@router.put("/organisations/{org_id}", tags=["organisations"])
+@router.put("/organisations/{org_id}", tags=["organisations"], responses=errors(404, 409))
 async def update_organisation(
     org_id: str, body: UpdateOrganisation, request: Request
-) -> Organisation:
-    return await registry(request).update_organisation(
-        org_id, body.profile, body.expected_version, current_correlation_id()
+) -> OrganisationView:
+    org = await registry(request).update_organisation(
+        org_id, body.profile.contract(), body.expected_version, current_correlation_id()
     )
+    return OrganisationView.of(org)
 
 
-@router.delete("/organisations/{org_id}", tags=["organisations"])
+@router.delete("/organisations/{org_id}", tags=["organisations"], responses=errors(404, 409))
 async def remove_organisation(
     org_id: str, expected_version: Annotated[int, Query(ge=1)], request: Request
-) -> Organisation:
-    return await registry(request).remove_organisation(
+) -> OrganisationView:
+    org = await registry(request).remove_organisation(
         org_id, expected_version, current_correlation_id()
     )
+    return OrganisationView.of(org)
 
 
 # --- needs -----------------------------------------------------------------------------------
 
 
 class PostNeed(BaseModel):
-    commissioner_id: str
-    details: NeedDetails
+    model_config = STRICT
+
+    commissioner_id: str = Field(min_length=1, max_length=200)
+    details: NeedDetailsInput
 
 
 class ReviseNeed(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
-    details: NeedDetails
+    details: NeedDetailsInput
 
 
 class MoveNeed(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
     status: NeedStatus
 
 
-@router.post("/needs", status_code=status.HTTP_201_CREATED, tags=["needs"])
-async def post_need(body: PostNeed, request: Request) -> Need:
-    return await registry(request).post_need(
-        body.commissioner_id, body.details, current_correlation_id()
+@router.post(
+    "/needs", status_code=status.HTTP_201_CREATED, tags=["needs"], responses=errors(404, 409)
+)
+async def post_need(body: PostNeed, request: Request) -> NeedView:
+    need = await registry(request).post_need(
+        body.commissioner_id, body.details.contract(), current_correlation_id()
     )
+    return NeedView.of(need)
 
 
 @router.get("/needs", tags=["needs"])
 async def list_needs(
     request: Request,
-    commissioner_id: str | None = None,
+    id: Ids = None,
+    commissioner_id: Filter = None,
     status_: Annotated[list[NeedStatus] | None, Query(alias="status")] = None,
-    service_area: str | None = None,
-    region: str | None = None,
+    service_area: Filter = None,
+    region: Filter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[Need]:
-    query: dict[str, Any] = {}
-    if commissioner_id:
-        query["commissioner_id"] = commissioner_id
-    if status_:
-        query["status"] = {"$in": [s.value for s in status_]}
-    if service_area:
-        query["details.service_area"] = service_area
-    if region:
-        query["details.regions"] = region
-    return await _page(request, Need, query, cursor, limit)
-
-
-@router.get("/needs/{need_id}", tags=["needs"])
-async def get_need(need_id: str, request: Request) -> Need:
-    return await registry(request).need(need_id)
-
-
-@router.put("/needs/{need_id}", tags=["needs"])
-async def revise_need(need_id: str, body: ReviseNeed, request: Request) -> Need:
-    return await registry(request).revise_need(
-        need_id, body.details, body.expected_version, current_correlation_id()
+) -> Page[NeedView]:
+    return await queries(request).needs(
+        ids=id,
+        commissioner_id=commissioner_id,
+        statuses=status_,
+        service_area=service_area,
+        region=region,
+        cursor=cursor,
+        limit=limit,
     )
 
 
-@router.post("/needs/{need_id}/status", tags=["needs"])
-async def move_need(need_id: str, body: MoveNeed, request: Request) -> Need:
-    return await registry(request).move_need(
+@router.get("/needs/{need_id}", tags=["needs"], responses=errors(404))
+async def get_need(need_id: str, request: Request) -> NeedView:
+    return await queries(request).need(need_id)
+
+
+@router.put("/needs/{need_id}", tags=["needs"], responses=errors(404, 409))
+async def revise_need(need_id: str, body: ReviseNeed, request: Request) -> NeedView:
+    need = await registry(request).revise_need(
+        need_id, body.details.contract(), body.expected_version, current_correlation_id()
+    )
+    return NeedView.of(need)
+
+
+@router.post("/needs/{need_id}/status", tags=["needs"], responses=errors(404, 409))
+async def move_need(need_id: str, body: MoveNeed, request: Request) -> NeedView:
+    need = await registry(request).move_need(
         need_id, body.status, body.expected_version, current_correlation_id()
     )
+    return NeedView.of(need)
 
 
 # --- partnerships ----------------------------------------------------------------------------
 
 
 class ProposePartnership(BaseModel):
-    need_id: str
-    partner_ids: list[str] = Field(
+    model_config = STRICT
+
+    need_id: str = Field(min_length=1, max_length=200)
+    partner_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         min_length=1, max_length=20, description="One partner or a consortium"
     )
     route_answers: RouteAnswers = Field(default_factory=RouteAnswers)
-    note: str = Field("", max_length=2000)
+    note: Note = ""
 
 
 class MovePartnership(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
     to_stage: Stage
-    note: str = Field("", max_length=2000)
+    note: Note = ""
 
 
 class RecheckRoute(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
     route_answers: RouteAnswers
 
 
+class ContributionInput(BaseModel):
+    model_config = STRICT
+
+    party_id: str = Field(min_length=1, max_length=200, description="The commissioner or a partner")
+    form: Literal["money", "in_kind"]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ]
+    value_gbp: int = Field(ge=0, description="Money, or the estimated value of an in-kind input")
+
+
 class AddContribution(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
-    contribution: Contribution
+    contribution: ContributionInput
 
 
 class RecordOutcomes(BaseModel):
+    model_config = STRICT
+
     expected_version: Version
     outcomes: OutcomeMetrics
 
 
-class PartnershipOut(Partnership):
-    ledger: Ledger
-
-
-def _out(p: Partnership) -> PartnershipOut:
-    return PartnershipOut(**p.model_dump(), ledger=Ledger.of(p))
-
-
-@router.post("/partnerships", status_code=status.HTTP_201_CREATED, tags=["partnerships"])
-async def propose_partnership(body: ProposePartnership, request: Request) -> PartnershipOut:
+@router.post(
+    "/partnerships",
+    status_code=status.HTTP_201_CREATED,
+    tags=["partnerships"],
+    responses=errors(404, 409),
+)
+async def propose_partnership(body: ProposePartnership, request: Request) -> PartnershipView:
     p = await registry(request).propose(
         body.need_id, body.partner_ids, body.route_answers, body.note, current_correlation_id()
     )
-    return _out(p)
+    return PartnershipView.of(p)
 
 
 @router.get("/partnerships", tags=["partnerships"])
 async def list_partnerships(
     request: Request,
-    need_id: str | None = None,
-    org_id: Annotated[str | None, Query(description="Commissioner or partner")] = None,
+    id: Ids = None,
+    need_id: Filter = None,
+    org_id: Annotated[
+        str | None, Query(max_length=200, description="Commissioner or partner")
+    ] = None,
     stage: Annotated[list[Stage] | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[Partnership]:
-    query: dict[str, Any] = {}
-    if need_id:
-        query["need_id"] = need_id
-    if org_id:
-        query["$or"] = [{"commissioner_id": org_id}, {"partner_ids": org_id}]
-    if stage:
-        query["stage"] = {"$in": [s.value for s in stage]}
-    return await _page(request, Partnership, query, cursor, limit)
+) -> Page[PartnershipView]:
+    return await queries(request).partnerships(
+        ids=id, need_id=need_id, org_id=org_id, stages=stage, cursor=cursor, limit=limit
+    )
 
 
-@router.get("/partnerships/{partnership_id}", tags=["partnerships"])
-async def get_partnership(partnership_id: str, request: Request) -> PartnershipOut:
-    return _out(await registry(request).partnership(partnership_id))
+@router.get("/partnerships/{partnership_id}", tags=["partnerships"], responses=errors(404))
+async def get_partnership(partnership_id: str, request: Request) -> PartnershipView:
+    return await queries(request).partnership(partnership_id)
 
 
-@router.post("/partnerships/{partnership_id}/stage", tags=["partnerships"])
+@router.post(
+    "/partnerships/{partnership_id}/stage", tags=["partnerships"], responses=errors(404, 409)
+)
 async def move_partnership(
     partnership_id: str, body: MovePartnership, request: Request
-) -> PartnershipOut:
+) -> PartnershipView:
     p = await registry(request).move_partnership(
         partnership_id, body.to_stage, body.note, body.expected_version, current_correlation_id()
     )
-    return _out(p)
+    return PartnershipView.of(p)
 
 
-@router.post("/partnerships/{partnership_id}/route-check", tags=["partnerships"])
+@router.post(
+    "/partnerships/{partnership_id}/route-check",
+    tags=["partnerships"],
+    responses=errors(404, 409),
+)
 async def recheck_route(
     partnership_id: str, body: RecheckRoute, request: Request
-) -> PartnershipOut:
+) -> PartnershipView:
     p = await registry(request).recheck_route(
         partnership_id, body.route_answers, body.expected_version, current_correlation_id()
     )
-    return _out(p)
+    return PartnershipView.of(p)
 
 
-@router.post("/partnerships/{partnership_id}/contributions", tags=["partnerships"])
+@router.post(
+    "/partnerships/{partnership_id}/contributions",
+    tags=["partnerships"],
+    responses=errors(404, 409),
+)
 async def add_contribution(
     partnership_id: str, body: AddContribution, request: Request
-) -> PartnershipOut:
+) -> PartnershipView:
+    c = body.contribution
     p = await registry(request).contribute(
-        partnership_id, body.contribution, body.expected_version, current_correlation_id()
+        partnership_id,
+        c.party_id,
+        c.form,
+        c.description,
+        c.value_gbp,
+        body.expected_version,
+        current_correlation_id(),
     )
-    return _out(p)
+    return PartnershipView.of(p)
 
 
-@router.put("/partnerships/{partnership_id}/outcomes", tags=["partnerships"])
+@router.put(
+    "/partnerships/{partnership_id}/outcomes", tags=["partnerships"], responses=errors(404, 409)
+)
 async def record_outcomes(
     partnership_id: str, body: RecordOutcomes, request: Request
-) -> PartnershipOut:
+) -> PartnershipView:
     p = await registry(request).record_outcomes(
         partnership_id, body.outcomes, body.expected_version, current_correlation_id()
     )
-    return _out(p)
+    return PartnershipView.of(p)
 
 
 @router.post(
     "/route-check", tags=["partnerships"], summary="Preview the route check without storing it"
 )
 async def preview_route(answers: RouteAnswers) -> RouteCheck:
-    return check_route(answers, partners=[], at=datetime.now(UTC))
+    return check_route(answers, partners=[], at=utc_now())

@@ -1,22 +1,21 @@
-"""Registry service wiring: ``uvicorn services.registry.app:app``."""
+"""Registry service wiring: ``build(spec, settings)`` makes its ASGI app."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pspx import topics
 from pspx.http import create_app
 from pspx.runtime import Runtime
-from pspx.settings import Settings, get_settings
+from pspx.settings import Settings
+from pspx.spec import ServiceSpec
 from services.registry.api import router
+from services.registry.queries import RegistryQueries
 from services.registry.service import Registry
 from services.registry.store import RegistryStore
 
-PRODUCES = (topics.ORGANISATIONS, topics.NEEDS, topics.PARTNERSHIPS)
 
-
-def build(settings: Settings | None = None) -> FastAPI:
-    runtime = Runtime("registry", settings or get_settings(), produces=PRODUCES)
+def build(spec: ServiceSpec, settings: Settings) -> FastAPI:
+    runtime = Runtime(spec, settings)
     store = RegistryStore(runtime)
     app = create_app(
         title="PSP Exchange registry",
@@ -24,10 +23,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         lifespan=runtime.lifespan(setup=store.ensure_indexes),
         ready=runtime.ready,
     )
-    app.state.registry = Registry(store)
     app.state.runtime = runtime
+    app.state.registry = Registry(store)
+    app.state.queries = RegistryQueries(runtime.db)
     app.include_router(router)
     return app
-
-
-app = build()

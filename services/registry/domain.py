@@ -2,19 +2,22 @@
 
 Each command method checks its rules, changes the aggregate, bumps its version
 and returns the events that the change raised; the caller stores both together.
+Creation is a class method that returns the new aggregate and its events.
+Commands take the time as an argument (``at``): the service reads its clock.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from pspx.aggregates import Aggregate
+from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, DomainError
 from pspx.events import Event
 from pspx.events.registry import (
+    ContributionRecorded,
     NeedClosed,
     NeedDetails,
     NeedPosted,
@@ -27,17 +30,15 @@ from pspx.events.registry import (
     OrganisationUpdated,
     OrgId,
     OrgKind,
+    OutcomesRecorded,
     PartnershipProposed,
     PartnershipStageChanged,
+    RouteChecked,
     Stage,
 )
 from services.registry.route import RouteAnswers, RouteCheck, check_route
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- organisations ---------------------------------------------------------------------------
@@ -47,40 +48,40 @@ class Organisation(Aggregate):
     id: OrgId
     profile: OrganisationProfile
     removed: bool = False
-    registered_at: datetime = Field(default_factory=now)
-    updated_at: datetime = Field(default_factory=now)
+    registered_at: datetime
+    updated_at: datetime
 
     @classmethod
     def register(
-        cls, org_id: str, profile: OrganisationProfile
+        cls, org_id: str, profile: OrganisationProfile, at: datetime
     ) -> tuple[Organisation, list[Event]]:
-        org = cls(id=org_id, profile=profile)
+        org = cls(id=org_id, profile=profile, registered_at=at, updated_at=at)
         org._bump()
         return org, [OrganisationRegistered(id=org.id, profile=profile)]
 
-    def update(self, profile: OrganisationProfile) -> list[Event]:
+    def update(self, profile: OrganisationProfile, at: datetime) -> list[Event]:
         self._live()
         if profile == self.profile:
             return []
         self.profile = profile
-        self.updated_at = now()
+        self.updated_at = at
         self._bump()
         return [OrganisationUpdated(id=self.id, profile=profile)]
 
-    def reregister(self, profile: OrganisationProfile) -> list[Event]:
+    def reregister(self, profile: OrganisationProfile, at: datetime) -> list[Event]:
         """A removed organisation registering again under its identifier."""
         if not self.removed:
             raise AlreadyExists(f"organisation {self.id} is already registered")
         self.removed = False
         self.profile = profile
-        self.updated_at = now()
+        self.updated_at = at
         self._bump()
         return [OrganisationRegistered(id=self.id, profile=profile)]
 
-    def remove(self) -> list[Event]:
+    def remove(self, at: datetime) -> list[Event]:
         self._live()
         self.removed = True
-        self.updated_at = now()
+        self.updated_at = at
         self._bump()
         return [OrganisationRemoved(id=self.id, name=self.profile.name)]
 
@@ -114,12 +115,12 @@ class Need(Aggregate):
     commissioner_id: str
     details: NeedDetails
     status: NeedStatus = NeedStatus.OPEN
-    posted_at: datetime = Field(default_factory=now)
-    updated_at: datetime = Field(default_factory=now)
+    posted_at: datetime
+    updated_at: datetime
 
     @classmethod
     def post(
-        cls, need_id: str, commissioner: Organisation, details: NeedDetails
+        cls, need_id: str, commissioner: Organisation, details: NeedDetails, at: datetime
     ) -> tuple[Need, list[Event]]:
         if commissioner.removed or commissioner.kind is not OrgKind.PUBLIC_BODY:
             raise DomainError(
@@ -127,27 +128,33 @@ class Need(Aggregate):
                 field="commissioner_id",
             )
         check_need_details(details)
-        need = cls(id=need_id, commissioner_id=commissioner.id, details=details)
+        need = cls(
+            id=need_id,
+            commissioner_id=commissioner.id,
+            details=details,
+            posted_at=at,
+            updated_at=at,
+        )
         need._bump()
         return need, [NeedPosted(id=need.id, need=need.state())]
 
-    def revise(self, details: NeedDetails) -> list[Event]:
+    def revise(self, details: NeedDetails, at: datetime) -> list[Event]:
         self._open()
         check_need_details(details)
         if details == self.details:
             return []
         self.details = details
-        self.updated_at = now()
+        self.updated_at = at
         self._bump()
         return [NeedUpdated(id=self.id, need=self.state())]
 
-    def move_to(self, status: NeedStatus) -> list[Event]:
+    def move_to(self, status: NeedStatus, at: datetime) -> list[Event]:
         if status == self.status:
             return []
         if status not in NEED_MOVES[self.status]:
             raise DomainError(f"a need cannot move from {self.status} to {status}", field="status")
         self.status = status
-        self.updated_at = now()
+        self.updated_at = at
         self._bump()
         event = NeedClosed if status is NeedStatus.CLOSED else NeedUpdated
         return [event(id=self.id, need=self.state())]
@@ -185,6 +192,8 @@ class StageChange(BaseModel):
 class OutcomeMetrics(BaseModel):
     """Accountability measures: what the partnership achieved."""
 
+    model_config = ConfigDict(extra="forbid")
+
     people_served: int | None = Field(None, ge=0)
     cost_savings_gbp: int | None = Field(None, ge=0)
     quality_measures: dict[
@@ -201,7 +210,14 @@ class Contribution(BaseModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ]
     value_gbp: int = Field(ge=0, description="Money, or the estimated value of an in-kind input")
-    recorded_at: datetime = Field(default_factory=now)
+    recorded_at: datetime
+
+
+class OutcomeRecord(BaseModel):
+    """The outcome metrics as measured at one time: the partnership keeps them all."""
+
+    metrics: OutcomeMetrics
+    recorded_at: datetime
 
 
 class Partnership(Aggregate):
@@ -212,7 +228,12 @@ class Partnership(Aggregate):
     history: list[StageChange] = Field(default_factory=list)
     route_check: RouteCheck | None = None
     contributions: list[Contribution] = Field(default_factory=list)
-    outcomes: OutcomeMetrics = Field(default_factory=OutcomeMetrics)
+    outcomes: OutcomeMetrics = Field(
+        default_factory=OutcomeMetrics, description="The latest outcome metrics"
+    )
+    outcome_history: list[OutcomeRecord] = Field(
+        default_factory=list, description="Every recording of the outcome metrics, oldest first"
+    )
 
     @classmethod
     def propose(
@@ -221,12 +242,12 @@ class Partnership(Aggregate):
         need: Need,
         partners: list[Organisation],
         answers: RouteAnswers,
-        note: str = "",
+        note: str,
+        at: datetime,
     ) -> tuple[Partnership, list[Event]]:
         if need.status is NeedStatus.CLOSED:
             raise DomainError(f"need {need.id} is closed", field="need_id")
         check_partners(partners)
-        at = now()
         route = check_route(answers, partners=[p.profile for p in partners], at=at)
         partnership = cls(
             id=partnership_id,
@@ -238,17 +259,14 @@ class Partnership(Aggregate):
         )
         partnership._bump()
         event = PartnershipProposed(
-            id=partnership.id,
-            need_id=need.id,
-            commissioner_id=need.commissioner_id,
-            partner_ids=partnership.partner_ids,
+            **partnership._parties(),
             stage=Stage.PROPOSED,
             recommendation=route.recommendation,
             proposed_at=at,
         )
         return partnership, [event]
 
-    def move_to(self, stage: Stage, note: str = "") -> list[Event]:
+    def move_to(self, stage: Stage, note: str, at: datetime) -> list[Event]:
         if stage not in STAGE_MOVES[self.stage]:
             allowed = ", ".join(sorted(STAGE_MOVES[self.stage])) or "none: it has ended"
             raise DomainError(
@@ -256,16 +274,13 @@ class Partnership(Aggregate):
                 f"(allowed from {self.stage}: {allowed})",
                 field="to_stage",
             )
-        change = StageChange(from_stage=self.stage, to_stage=stage, at=now(), note=note)
+        change = StageChange(from_stage=self.stage, to_stage=stage, at=at, note=note)
         self.history.append(change)
         self.stage = stage
         self._bump()
         return [
             PartnershipStageChanged(
-                id=self.id,
-                need_id=self.need_id,
-                commissioner_id=self.commissioner_id,
-                partner_ids=self.partner_ids,
+                **self._parties(),
                 from_stage=change.from_stage or stage,
                 to_stage=stage,
                 note=note,
@@ -273,25 +288,62 @@ class Partnership(Aggregate):
             )
         ]
 
-    def recheck_route(self, answers: RouteAnswers, partners: list[Organisation]) -> None:
+    def recheck_route(
+        self, answers: RouteAnswers, partners: list[Organisation], at: datetime
+    ) -> list[Event]:
         self._live()
-        self.route_check = check_route(answers, partners=[p.profile for p in partners], at=now())
+        route = check_route(answers, partners=[p.profile for p in partners], at=at)
+        self.route_check = route
         self._bump()
-
-    def contribute(self, contribution: Contribution) -> None:
-        self._live()
-        if contribution.party_id not in {self.commissioner_id, *self.partner_ids}:
-            raise DomainError(
-                f"{contribution.party_id} is not a party to partnership {self.id}", field="party_id"
+        return [
+            RouteChecked(
+                **self._parties(),
+                recommendation=route.recommendation,
+                missing=route.missing,
+                checked_at=at,
             )
-        self.contributions.append(contribution)
-        self._bump()
+        ]
 
-    def record_outcomes(self, outcomes: OutcomeMetrics) -> None:
+    def contribute(
+        self,
+        party_id: str,
+        form: Literal["money", "in_kind"],
+        description: str,
+        value_gbp: int,
+        at: datetime,
+    ) -> list[Event]:
+        self._live()
+        if party_id not in {self.commissioner_id, *self.partner_ids}:
+            raise DomainError(
+                f"{party_id} is not a party to partnership {self.id}", field="party_id"
+            )
+        line = Contribution(
+            party_id=party_id,
+            form=form,
+            description=description,
+            value_gbp=value_gbp,
+            recorded_at=at,
+        )
+        self.contributions.append(line)
+        self._bump()
+        return [ContributionRecorded(**self._parties(), **line.model_dump())]
+
+    def record_outcomes(self, outcomes: OutcomeMetrics, at: datetime) -> list[Event]:
         if self.stage in (Stage.PROPOSED, Stage.DECLINED):
             raise DomainError("only a partnership past proposal records outcomes", field="outcomes")
         self.outcomes = outcomes
+        self.outcome_history.append(OutcomeRecord(metrics=outcomes, recorded_at=at))
         self._bump()
+        return [OutcomesRecorded(**self._parties(), **outcomes.model_dump(), recorded_at=at)]
+
+    def _parties(self) -> dict[str, Any]:
+        """The fields every partnership event carries (see ``PartnershipEvent``)."""
+        return {
+            "id": self.id,
+            "need_id": self.need_id,
+            "commissioner_id": self.commissioner_id,
+            "partner_ids": self.partner_ids,
+        }
 
     def _live(self) -> None:
         if self.stage in (Stage.CLOSED, Stage.DECLINED):

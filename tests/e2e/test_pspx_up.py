@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pspx.embedded import free_port
+from stack.embedded import free_port
 
 pytestmark = pytest.mark.integration
 
-PSPX = [sys.executable, "-m", "pspx.cli"]
+PSPX = [sys.executable, "-m", "stack.cli"]
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -1,16 +1,21 @@
-"""Consumers commit after processing, retry a bounded number of times, dead-letter poison."""
+"""Consumers commit after processing, retry a bounded number of times, dead-letter poison,
+and skip event types they do not handle."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections import Counter
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
-from pspx import kafka, topics
+from pspx import consumers, kafka, topics
 from pspx.events import Envelope, new_envelope
 from pspx.events.registry import OrganisationRemoved
+from pspx.spec import Subscription
 from tests.conftest import Stack, read_raw
 
 pytestmark = pytest.mark.integration
@@ -25,39 +30,61 @@ def removed(org_id: str) -> Envelope:
     )
 
 
-async def test_retry_then_dead_letter_and_poison_never_block(fresh_stack: Stack) -> None:
+def variant(org_id: str, **changes: object) -> bytes:
+    """A removal as a newer producer might write it."""
+    raw = json.loads(removed(org_id).model_dump_json())
+    raw.update(changes)
+    return json.dumps(raw).encode()
+
+
+def skipped(consumer: str, event_type: str) -> float:
+    labels = {"consumer": consumer, "event_type": event_type}
+    return REGISTRY.get_sample_value("pspx_events_skipped_total", labels) or 0.0
+
+
+async def test_retry_then_dead_letter_poison_and_skip_what_is_not_handled(
+    fresh_stack: Stack,
+) -> None:
     settings = fresh_stack.settings(consumer_retries=2)
     await kafka.ensure_topics(settings)
     attempts: Counter[str] = Counter()
     handled: list[str] = []
     done = asyncio.Event()
+    consumer = f"guard-test-{uuid.uuid4().hex[:6]}"
 
-    async def handle(envelope: Envelope) -> None:
+    async def handle(envelope: Envelope, event: OrganisationRemoved) -> None:
         attempts[envelope.aggregate_id] += 1
         if envelope.aggregate_id == "flaky" and attempts["flaky"] < 2:
             raise RuntimeError("transient")
         if envelope.aggregate_id == "broken":
             raise RuntimeError("always fails")
-        handled.append(envelope.aggregate_id)
+        handled.append(event.id)
         if envelope.aggregate_id == "last":
             done.set()
 
     broker = kafka.broker(settings, "guard-test")
-    kafka.subscribe(
-        broker, topics.ORGANISATIONS, group="guard-test", handle=handle, settings=settings
+    consumers.subscribe(
+        broker,
+        Subscription(consumer, (topics.ORGANISATIONS,), group=consumer),
+        {OrganisationRemoved: handle},
+        settings,
     )
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:
-        for env in (removed("flaky"), removed("broken")):
-            await producer.send_and_wait(
-                topics.ORGANISATIONS, env.model_dump_json().encode(), key=b"same-key"
-            )
-        await producer.send_and_wait(topics.ORGANISATIONS, b"\xff not json", key=b"same-key")
-        await producer.send_and_wait(
-            topics.ORGANISATIONS, removed("last").model_dump_json().encode(), key=b"same-key"
-        )
+        for body in (
+            removed("flaky").model_dump_json().encode(),
+            removed("broken").model_dump_json().encode(),
+            b"\xff not json",
+            variant("verified", event_type="organisation.verified"),  # a type from the future
+            variant("v2", version=2),  # a known type at a version this reader does not know
+            variant(
+                "extra", payload={"id": "extra", "name": "X", "since": "2027"}
+            ),  # one more field
+            removed("last").model_dump_json().encode(),
+        ):
+            await producer.send_and_wait(topics.ORGANISATIONS, body, key=b"same-key")
     finally:
         await producer.stop()
 
@@ -67,14 +94,28 @@ async def test_retry_then_dead_letter_and_poison_never_block(fresh_stack: Stack)
     finally:
         await broker.stop()
 
-    assert handled == ["flaky", "last"]  # the poison and the broken one did not block "last"
+    # Poison, a newer version and the broken one did not block the rest of the partition.
+    assert handled == ["flaky", "extra", "last"]
     assert attempts["flaky"] == 2
     assert attempts["broken"] == 3  # one try and two retries
+    assert skipped(consumer, "organisation.verified") == 1
 
-    dead = await read_raw(settings, topics.dead_letter(topics.ORGANISATIONS), count=2)
+    dead = await read_raw(settings, topics.dead_letter(topics.ORGANISATIONS), count=3)
     errors = {h["dlq_error"].split(":")[0]: h for _, h in dead}
-    assert set(errors) == {"RuntimeError", "ValidationError"}
+    assert set(errors) == {"RuntimeError", "ValidationError", "NewerVersion"}
     assert errors["RuntimeError"]["dlq_attempts"] == "3"
     assert errors["ValidationError"]["dlq_attempts"] == "1"  # poison goes straight there
-    assert all(h["dlq_group"] == "guard-test" for _, h in dead)
+    assert errors["NewerVersion"]["dlq_attempts"] == "1"
+    assert all(h["dlq_group"] == consumer and h["dlq_consumer"] == consumer for _, h in dead)
     assert any(body == b"\xff not json" for body, _ in dead)
+
+
+def test_a_handler_for_a_topic_the_subscription_does_not_read_is_refused() -> None:
+    broker = kafka.broker(Stack(1, 1).settings(), "wiring-test")
+    with pytest.raises(ValueError, match=r"organisation\.removed"):
+        consumers.subscribe(
+            broker,
+            Subscription("needs-only", (topics.NEEDS,), group="needs-only"),
+            {OrganisationRemoved: lambda envelope, event: asyncio.sleep(0)},
+            Stack(1, 1).settings(),
+        )

@@ -9,10 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.exchange.app import build as build_exchange
 from services.exchange.matching_client import MatchingClient
-from services.matching.app import build as build_matching
-from services.registry.app import build as build_registry
+from stack.manifest import build
 from tests.conftest import Stack, serving
 from tests.integration.exchange.conftest import known, practice
 
@@ -39,10 +37,10 @@ async def test_a_published_practice_is_found_through_the_exchange(stack: Stack) 
         }
 
     scottish, english = partner("Scotland"), partner("England and Wales")
-    matching_app = build_matching(settings)
-    async with serving(matching_app) as matching, serving(build_registry(settings)) as registry:
+    matching_app = build("matching", settings)
+    async with serving(matching_app) as matching, serving(build("registry", settings)) as registry:
         client = MatchingClient("http://matching", transport=httpx.ASGITransport(app=matching_app))
-        exchange_app = build_exchange(settings, matching=client)
+        exchange_app = build("exchange", settings, matching=client)
         async with serving(exchange_app) as exchange:
             assert (await registry.post("/organisations", json=charity)).status_code == 201
             await known(exchange_app, charity["id"])

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from pspx import topics
-from services.matching.app import build as build_matching
-from services.registry.app import build as build_registry
+from stack.manifest import build
 from tests.conftest import Stack, read_topic, serving
 
 pytestmark = pytest.mark.integration
@@ -54,8 +53,8 @@ async def test_partner_lifecycle_reaches_the_index(stack: Stack) -> None:
         "GB-CHC", "Tower Food Bank", "charity", f"Emergency food parcels {word} and debt advice"
     )
     async with (
-        serving(build_registry(settings)) as registry,
-        serving(build_matching(settings)) as matching,
+        serving(build("registry", settings)) as registry,
+        serving(build("matching", settings)) as matching,
     ):
         await eventually(lambda: loaded(matching))
         assert (await registry.post("/organisations", json=food)).status_code == 201
@@ -88,8 +87,8 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
         "GB-CHC", "Befriend Leeds", "charity", f"Befriending {word} for isolated older people"
     )
     async with (
-        serving(build_registry(settings)) as registry,
-        serving(build_matching(settings)) as matching,
+        serving(build("registry", settings)) as registry,
+        serving(build("matching", settings)) as matching,
     ):
         await eventually(lambda: loaded(matching))
         for o in (council, first):
@@ -169,14 +168,14 @@ async def test_duplicates_change_nothing_and_a_restart_rebuilds_the_same_ranking
         for n in range(4)
     ]
     query = f"{word} youth mentoring sport"
-    async with serving(build_registry(settings)) as registry:
+    async with serving(build("registry", settings)) as registry:
         for c in charities:
             assert (await registry.post("/organisations", json=c)).status_code == 201
         # duplicate delivery: the registry republishes its whole history
         from pspx.outbox import replay
 
         runtime = registry._transport.app.state.runtime  # type: ignore[attr-defined]
-        async with serving(build_matching(settings)) as matching:
+        async with serving(build("matching", settings)) as matching:
             await eventually(lambda: loaded(matching))
             await eventually(lambda: _in_index(matching, charities[-1]["id"], word))
             before = (await matching.post("/rank", json={"description": query})).json()["results"]
@@ -185,7 +184,7 @@ async def test_duplicates_change_nothing_and_a_restart_rebuilds_the_same_ranking
             after_duplicates = (await matching.post("/rank", json={"description": query})).json()[
                 "results"
             ]
-        async with serving(build_matching(settings)) as matching:
+        async with serving(build("matching", settings)) as matching:
             await eventually(lambda: loaded(matching))
             restarted = (await matching.post("/rank", json={"description": query})).json()[
                 "results"
@@ -207,8 +206,8 @@ async def test_a_poison_message_does_not_stop_the_index(stack: Stack) -> None:
     word = f"gorsewick{uid()}"
     charity = org("GB-CHC", "Heath Trust", "charity", f"{word} heathland volunteering")
     async with (
-        serving(build_registry(settings)) as registry,
-        serving(build_matching(settings)) as matching,
+        serving(build("registry", settings)) as registry,
+        serving(build("matching", settings)) as matching,
     ):
         await eventually(lambda: loaded(matching))
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)

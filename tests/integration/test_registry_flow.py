@@ -8,14 +8,16 @@ from typing import Any
 import pytest
 
 from pspx import topics
-from pspx.aggregates import Change
+from pspx.domain import utc_now
 from pspx.events import Envelope
 from pspx.events.registry import OrganisationProfile
 from pspx.runtime import Runtime
 from pspx.settings import Settings
-from services.registry.app import build
+from pspx.store import Change
 from services.registry.domain import Organisation
 from services.registry.store import RegistryStore
+from stack import manifest
+from stack.manifest import build
 from tests.conftest import Stack, read_topic, serving
 
 pytestmark = pytest.mark.integration
@@ -62,7 +64,7 @@ async def test_registered_organisation_arrives_on_its_topic_keyed_and_enveloped(
     stack: Stack, charity: dict[str, Any]
 ) -> None:
     settings = stack.settings()
-    async with serving(build(settings)) as api:
+    async with serving(build("registry", settings)) as api:
         response = await api.post(
             "/organisations", json=charity, headers={"x-correlation-id": "cid-42"}
         )
@@ -86,20 +88,16 @@ async def test_an_event_survives_a_crash_between_write_and_publish(
 ) -> None:
     """The write commits with its outbox record; the process dies before any publish."""
     settings = stack.settings()
-    dying = Runtime("registry", settings)  # never started: no relay, no broker connection
+    dying = Runtime(manifest.REGISTRY, settings)  # never started: no relay, no broker
+    profile = OrganisationProfile(**charity["profile"])
     await RegistryStore(dying).commit(
-        [
-            Change(
-                *Organisation.register(charity["id"], OrganisationProfile(**charity["profile"])),
-                new=True,
-            )
-        ],
+        [Change(*Organisation.register(charity["id"], profile, utc_now()), new=True)],
         correlation_id="before-crash",
     )
     await dying.mongo.close()
     assert await _topic_has(settings, charity["id"], timeout_s=1) == []  # nothing was published
 
-    async with serving(build(settings)) as api:  # the restarted service
+    async with serving(build("registry", settings)) as api:  # the restarted service
         records = await read_topic(
             settings, topics.ORGANISATIONS, lambda rs: bool(of(rs, charity["id"]))
         )
@@ -119,7 +117,7 @@ async def test_a_stale_update_is_refused_and_changes_nothing(
     stack: Stack, charity: dict[str, Any]
 ) -> None:
     settings = stack.settings()
-    async with serving(build(settings)) as api:
+    async with serving(build("registry", settings)) as api:
         assert (await api.post("/organisations", json=charity)).status_code == 201
         profile = {**charity["profile"], "description": "First edit"}
         first = await api.put(
@@ -143,7 +141,7 @@ async def test_bad_input_gets_field_errors_and_writes_nothing(
     stack: Stack, council: dict[str, Any]
 ) -> None:
     settings = stack.settings()
-    async with serving(build(settings)) as api:
+    async with serving(build("registry", settings)) as api:
         bad = {"id": "not an id", "profile": {"name": "", "kind": "government", "website": "ftp:x"}}
         response = await api.post("/organisations", json=bad)
         assert response.status_code == 422
@@ -170,7 +168,7 @@ async def test_a_partnership_moves_through_its_stages_on_the_topic(
     stack: Stack, council: dict[str, Any], charity: dict[str, Any]
 ) -> None:
     settings = stack.settings()
-    async with serving(build(settings)) as api:
+    async with serving(build("registry", settings)) as api:
         for org in (council, charity):
             assert (await api.post("/organisations", json=org)).status_code == 201
         need = (
@@ -237,7 +235,7 @@ async def test_import_is_idempotent_and_names_are_searchable(
         }
         for n in range(1000, 1120)
     ]
-    async with serving(build(settings)) as api:
+    async with serving(build("registry", settings)) as api:
         first = (await api.post("/organisations/import", json=rows)).json()
         assert first == {"registered": 120, "updated": 0, "unchanged": 0}
         rows[0]["profile"]["name"] = "Renamed"
@@ -272,13 +270,13 @@ async def test_a_new_empty_broker_gets_the_history_back(
     mongo_port: int, charity: dict[str, Any]
 ) -> None:
     """The embedded broker forgets everything on restart; the outbox restores it."""
-    from pspx import embedded
+    from stack import embedded
 
     port = embedded.free_port()
     broker = embedded.start_broker(port)
     settings = Stack(port, mongo_port).settings()
     try:
-        async with serving(build(settings)) as api:
+        async with serving(build("registry", settings)) as api:
             assert (await api.post("/organisations", json=charity)).status_code == 201
             await read_topic(settings, topics.ORGANISATIONS, lambda rs: bool(of(rs, charity["id"])))
     finally:
@@ -286,7 +284,7 @@ async def test_a_new_empty_broker_gets_the_history_back(
     broker = embedded.start_broker(port)  # same address, nothing in it
     try:
         assert await _topic_has(settings, charity["id"], timeout_s=1) == []
-        async with serving(build(settings)):
+        async with serving(build("registry", settings)):
             events = await _topic_has(settings, charity["id"], timeout_s=15)
         assert [e.event_type for e in events] == ["organisation.registered"]
     finally:

@@ -1,6 +1,6 @@
 """The generated documents in docs/ match the code that generates them."""
 
-from pspx.docs import generated
+from stack.docs import generated
 
 
 def test_docs_are_regenerated_after_every_contract_change() -> None:

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from pspx.embedded import PortTaken, check_ports, free_port
+from stack.embedded import PortTaken, check_ports, free_port
 
 
 def test_a_taken_port_is_named_with_its_setting() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pspx.importer import Registration, read
+from stack.importer import RegisterOrganisation, read
 
 
 def test_valid_lines_become_registrations_and_bad_ones_say_why(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_valid_lines_become_registrations_and_bad_ones_say_why(tmp_path: Path) -
     rows = list(read(path))
     assert [n for n, _ in rows] == [1, 2, 3, 4]
     first = rows[0][1]
-    assert isinstance(first, Registration)
+    assert isinstance(first, RegisterOrganisation)
     assert first.profile.service_areas == ["Adults"]
     second = rows[1][1]
     assert isinstance(second, str) and second.startswith("line 2: id: String should match pattern")
@@ -39,7 +39,7 @@ def test_valid_lines_become_registrations_and_bad_ones_say_why(tmp_path: Path) -
 
 
 def test_the_demo_data_is_all_valid() -> None:
-    data = Path(__file__).resolve().parents[2] / "pspx" / "demo" / "data"
+    data = Path(__file__).resolve().parents[2] / "stack" / "demo" / "data"
     files = ["commissioners.jsonl", "uk_charities.jsonl", "partners_multilingual.jsonl"]
     problems = [row for name in files for _, row in read(data / name) if isinstance(row, str)]
     assert problems == []

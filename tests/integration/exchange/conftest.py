@@ -12,10 +12,9 @@ import httpx
 from fastapi import FastAPI
 
 from pspx.settings import Settings
-from services.exchange.app import build as build_exchange
 from services.exchange.domain import Organisation
 from services.exchange.store import ExchangeStore
-from services.registry.app import build as build_registry
+from stack.manifest import build
 from tests.conftest import serving
 
 COUNCIL: dict[str, Any] = {
@@ -80,8 +79,8 @@ class Services:
 
 @asynccontextmanager
 async def exchange_and_registry(settings: Settings) -> AsyncIterator[Services]:
-    exchange_app = build_exchange(settings)
-    async with serving(build_registry(settings)) as registry, serving(exchange_app) as exchange:
+    exchange_app = build("exchange", settings)
+    async with serving(build("registry", settings)) as registry, serving(exchange_app) as exchange:
         yield Services(registry, exchange, exchange_app)
 
 

@@ -8,12 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from pspx.embedded import free_port
-from services.exchange.app import build as build_exchange
 from services.exchange.domain import BODY_MAX_BYTES, TAGS_MAX, TITLE_MAX, Comment, Practice
 from services.exchange.matching_client import MatchingClient
 from services.exchange.service import utc_now
-from services.registry.app import build as build_registry
+from stack.embedded import free_port
+from stack.manifest import build
 from tests.conftest import Stack, serving
 from tests.integration.exchange.conftest import (
     CHARITY,
@@ -214,8 +213,8 @@ async def test_search_keeps_matchings_ranking_and_shows_only_published_practice(
         return httpx.Response(200, json={"results": results})
 
     client = MatchingClient("http://matching.test", transport=httpx.MockTransport(matching))
-    exchange_app = build_exchange(settings, matching=client)
-    async with serving(build_registry(settings)) as registry, serving(exchange_app) as exchange:
+    exchange_app = build("exchange", settings, matching=client)
+    async with serving(build("registry", settings)) as registry, serving(exchange_app) as exchange:
         assert (await registry.post("/organisations", json=CHARITY)).status_code == 201
         await known(exchange_app, CHARITY["id"])
         for name, publish in (("a", True), ("b", True), ("draft", False)):
@@ -239,7 +238,7 @@ async def test_search_keeps_matchings_ranking_and_shows_only_published_practice(
 
 async def test_search_answers_503_when_matching_is_unreachable(stack: Stack) -> None:
     settings = stack.settings(matching_url=f"http://127.0.0.1:{free_port()}")
-    async with serving(build_exchange(settings)) as exchange:
+    async with serving(build("exchange", settings)) as exchange:
         response = await exchange.get("/practices/search", params={"q": "befriending"})
     assert response.status_code == 503
     assert response.json()["error"] == "matching_unavailable"

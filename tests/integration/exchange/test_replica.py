@@ -15,8 +15,7 @@ from pspx.events.registry import (
     OrganisationRemoved,
     OrganisationUpdated,
 )
-from services.exchange.app import build as build_exchange
-from services.registry.app import build as build_registry
+from stack.manifest import build
 from tests.conftest import Stack, read_raw, serving
 from tests.integration.exchange.conftest import (
     CHARITY,
@@ -36,7 +35,7 @@ async def test_the_exchange_catches_up_on_organisations_registered_while_it_was_
     async with exchange_and_registry(settings) as s:
         await s.register(CHARITY)
 
-    async with serving(build_registry(settings)) as registry:
+    async with serving(build("registry", settings)) as registry:
         response = await registry.post("/organisations", json=SOCIAL_ENTERPRISE)
         assert response.status_code == 201, response.text
         renamed = {**CHARITY["profile"], "name": "Fife Befriending"}
@@ -45,7 +44,7 @@ async def test_the_exchange_catches_up_on_organisations_registered_while_it_was_
         )
         assert response.status_code == 200, response.text
 
-        restarted = build_exchange(settings)
+        restarted = build("exchange", settings)
         async with serving(restarted) as exchange:
             await known(restarted, SOCIAL_ENTERPRISE["id"])
             assert (await known(restarted, CHARITY["id"], version=2)).name == "Fife Befriending"
@@ -92,7 +91,7 @@ async def test_duplicate_replayed_and_older_events_change_nothing_and_poison_is_
     finally:
         await producer.stop()
 
-    app = build_exchange(settings)
+    app = build("exchange", settings)
     async with serving(app):
         await known(app, "GB-CHC-7")
         stored = await app.state.exchange.store.organisation(org)
@@ -129,7 +128,7 @@ async def test_a_removal_keeps_the_name_and_a_late_registration_does_not_revive(
     finally:
         await producer.stop()
 
-    app = build_exchange(settings)
+    app = build("exchange", settings)
     async with serving(app) as exchange:
         await known(app, "GB-CHC-8")
         stored = await app.state.exchange.store.organisation(org)

@@ -9,6 +9,9 @@ from pydantic import ValidationError
 
 from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound, StaleVersion
 from pspx.events.exchange import (
+    CommentEdited,
+    CommentFlagged,
+    CommentHidden,
     PracticeCommented,
     PracticeEndorsed,
     PracticePublished,
@@ -18,6 +21,7 @@ from pspx.events.exchange import (
 from pspx.events.registry import OrgKind
 from services.exchange.domain import (
     BODY_MAX_BYTES,
+    EXCERPT_MAX,
     TAGS_MAX,
     TITLE_MAX,
     Organisation,
@@ -46,14 +50,20 @@ def content(**overrides: object) -> PracticeContent:
     return PracticeContent.model_validate(values)
 
 
+def draft() -> Practice:
+    practice, events = Practice.draft("gp-000000000001", CHARITY, content(), T0)
+    assert events == []  # a draft is its author's own: nobody else hears of it
+    return practice
+
+
 def published() -> Practice:
-    practice = Practice.draft("gp-000000000001", CHARITY, content(), T0)
+    practice = draft()
     practice.publish(CHARITY, T0)
     return practice
 
 
 def test_a_draft_raises_no_event_until_published_then_updates_and_withdraws() -> None:
-    practice = Practice.draft("gp-000000000001", CHARITY, content(), T0)
+    practice = draft()
     assert practice.status is Status.DRAFT and practice.version == 1
     assert practice.revise(CHARITY, content(title="Phone befriending"), T0) == []
     assert practice.version == 2
@@ -129,9 +139,9 @@ def test_only_public_bodies_endorse_and_only_published_practice() -> None:
     practice = published()
     with pytest.raises(Forbidden):
         practice.endorse(OTHER_CHARITY, T0)
-    draft = Practice.draft("gp-2", CHARITY, content(), T0)
+    other, _ = Practice.draft("gp-2", CHARITY, content(), T0)
     with pytest.raises(DomainError):
-        draft.endorse(COUNCIL, T0)
+        other.endorse(COUNCIL, T0)
 
 
 def test_comments_thread_and_raise_an_event_on_the_practice_stream() -> None:
@@ -139,6 +149,13 @@ def test_comments_thread_and_raise_an_event_on_the_practice_stream() -> None:
     version = practice.version
     first, [event] = practice.comment("cm-1", COUNCIL, "How did you *recruit*?", T0)
     assert isinstance(event, PracticeCommented) and event.parent_id is None
+    # What a subscriber shows, without asking the exchange: who, where, and the words.
+    assert (event.author_name, event.author_kind, event.number) == (
+        COUNCIL.name,
+        OrgKind.PUBLIC_BODY,
+        1,
+    )
+    assert event.excerpt == "How did you recruit?"
     assert practice.version == version + 1 and practice.comment_count == 1
     assert first.author_kind is OrgKind.PUBLIC_BODY
     assert first.body_html == "<p>How did you <em>recruit</em>?</p>\n"
@@ -147,7 +164,7 @@ def test_comments_thread_and_raise_an_event_on_the_practice_stream() -> None:
     assert isinstance(answered, PracticeCommented)
     assert reply.parent_id == "cm-1" and answered.parent_id == "cm-1"
 
-    elsewhere = Practice.draft("gp-000000000002", CHARITY, content(), T0)
+    elsewhere, _ = Practice.draft("gp-000000000002", CHARITY, content(), T0)
     elsewhere.publish(CHARITY, T0)
     with pytest.raises(DomainError) as refused:
         elsewhere.comment("cm-3", CHARITY, "Wrong thread", T0, parent=first)
@@ -157,24 +174,35 @@ def test_comments_thread_and_raise_an_event_on_the_practice_stream() -> None:
 def test_a_comment_is_editable_by_its_author_within_the_window_only() -> None:
     comment, _ = published().comment("cm-1", COUNCIL, "First thoughts", T0)
     window = timedelta(minutes=15)
-    comment.edit(COUNCIL.id, "Second thoughts", T0 + window, window)
-    assert comment.body == "Second thoughts" and comment.edited_at == T0 + window
+    [edited] = comment.edit(COUNCIL.id, "Second **thoughts**", T0 + window, window)
+    assert isinstance(edited, CommentEdited)
+    assert (edited.id, edited.comment_id, edited.excerpt) == (
+        comment.practice_id,
+        "cm-1",
+        "Second thoughts",
+    )
+    assert comment.body == "Second **thoughts**" and comment.edited_at == T0 + window
+    assert comment.edit(COUNCIL.id, "Second **thoughts**", T0, window) == []  # no change
     with pytest.raises(Forbidden):
         comment.edit(CHARITY.id, "Not yours", T0, window)
     with pytest.raises(DomainError) as late:
         comment.edit(COUNCIL.id, "Too late", T0 + window + timedelta(seconds=1), window)
     assert "15 minutes" in str(late.value)
-    assert comment.body == "Second thoughts"
+    assert comment.body == "Second **thoughts**"
 
 
 def test_moderation_hides_without_deleting_and_flags_count_once() -> None:
     practice = published()
     comment, _ = practice.comment("cm-1", CHARITY, "Rude words", T0)
-    comment.flag(COUNCIL, "abusive", T0)
-    comment.flag(COUNCIL, "abusive again", T0)
+    [flagged] = comment.flag(COUNCIL, "abusive", T0)
+    assert isinstance(flagged, CommentFlagged)
+    assert (flagged.flagged_by, flagged.reason, flagged.flags) == (COUNCIL.id, "abusive", 1)
+    assert comment.flag(COUNCIL, "abusive again", T0) == []
     assert len(comment.flags) == 1
-    comment.hide("ops-anna", "abusive language", T0)
-    assert comment.hidden is not None and comment.hidden.moderator == "ops-anna"
+    [hidden] = comment.hide("operator-1", "abusive language", T0)
+    assert isinstance(hidden, CommentHidden) and hidden.moderator == "operator-1"
+    assert comment.hide("operator-2", "again", T0) == []
+    assert comment.hidden is not None and comment.hidden.moderator == "operator-1"
     assert comment.body == "Rude words"  # kept for the record
     with pytest.raises(DomainError):
         comment.edit(CHARITY.id, "Sorry", T0, timedelta(minutes=15))
@@ -183,9 +211,9 @@ def test_moderation_hides_without_deleting_and_flags_count_once() -> None:
 
 
 def test_a_comment_on_a_draft_is_refused() -> None:
-    draft = Practice.draft("gp-2", CHARITY, content(), T0)
+    other, _ = Practice.draft("gp-2", CHARITY, content(), T0)
     with pytest.raises(DomainError):
-        draft.comment("cm-1", COUNCIL, "Hello", T0)
+        other.comment("cm-1", COUNCIL, "Hello", T0)
 
 
 def test_tags_are_normalised() -> None:
@@ -216,3 +244,18 @@ def test_limits_admit_the_largest_valid_practice() -> None:
         title="x" * TITLE_MAX, body="x" * BODY_MAX_BYTES, tags=[f"t{i}" for i in range(TAGS_MAX)]
     )
     assert len(big.tags) == TAGS_MAX
+
+
+def test_a_comment_change_rides_on_its_practice_stream() -> None:
+    practice = published()
+    comment, _ = practice.comment("cm-1", COUNCIL, "Hello", T0)
+    version = practice.version
+    events = comment.flag(CHARITY, "spam", T0)
+    assert practice.carry(events) == events and practice.version == version + 1
+    assert practice.carry([]) == [] and practice.version == version + 1
+
+
+def test_a_long_comment_is_excerpted() -> None:
+    _, [event] = published().comment("cm-1", COUNCIL, "word " * 200, T0)
+    assert isinstance(event, PracticeCommented)
+    assert len(event.excerpt) == EXCERPT_MAX and event.excerpt.endswith("…")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from pspx.http import status_of
 from services.exchange.matching_client import MatchingClient, MatchingUnavailable
 
 ANSWER = {
@@ -79,5 +80,5 @@ async def test_an_unreachable_or_confused_matching_service_is_a_clear_503(
 ) -> None:
     with pytest.raises(MatchingUnavailable) as refused:
         await client(answer).search("x", region=None, service_area=None, limit=5)
-    assert refused.value.status == 503
+    assert status_of(refused.value) == 503
     assert "matching service" in str(refused.value)

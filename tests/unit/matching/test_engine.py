@@ -8,16 +8,16 @@ from hypothesis.extra.numpy import arrays
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from services.matching import engine as engine_module
-from services.matching.engine import (
+from services.matching.documents import (
     PRACTICE_SCHEMA,
     Document,
-    Engine,
+    Query,
     need_query,
     partner_document,
     practice_document,
     practice_text,
-    top_k,
 )
+from services.matching.engine import Engine, top_k
 
 PARTNERS = [
     partner_document(
@@ -193,10 +193,10 @@ def test_query_stop_words_leave_the_query_and_its_explanations() -> None:
     settings = engine_module.Settings(query_stop_words=("funding", "grant"))
     built = Engine(settings=settings)
     built.build(PARTNERS)
-    hits = built.search(engine_module.Query("A grant to fund debt advice"), k=3)
+    hits = built.search(Query("A grant to fund debt advice"), k=3)
     assert ids(hits)[0] == "debt"
     assert {t.word for hit in hits for t in hit.terms} == {"debt", "advice"}
-    assert built.search(engine_module.Query("funding grants"), k=3) == []
+    assert built.search(Query("funding grants"), k=3) == []
 
 
 def test_writes_during_a_refit_are_replayed(
@@ -310,8 +310,8 @@ def test_the_same_engine_indexes_practices() -> None:
             ),
         ]
     )
-    assert ids(practices.search(engine_module.Query("football"))) == ["p1"]
-    assert practices.search(engine_module.Query("debt", {"regions": ["Wales"]})) == []
+    assert ids(practices.search(Query("football"))) == ["p1"]
+    assert practices.search(Query("debt", {"regions": ["Wales"]})) == []
 
 
 scores = arrays(

@@ -10,8 +10,8 @@ from typing import Annotated
 import httpx
 import typer
 
-from pspx import embedded, topics
 from pspx.settings import Settings, get_settings
+from stack import embedded, manifest
 
 app = typer.Typer(help="PSP Exchange: run, inspect and feed the system.", no_args_is_help=True)
 match_app = typer.Typer(help="The matching engine, offline.", no_args_is_help=True)
@@ -31,9 +31,9 @@ def up(
     seed: Annotated[bool, typer.Option(help="Load the demo data if the registry is empty")] = True,
 ) -> None:
     """Start the broker, the database and every service; Ctrl-C stops them all."""
-    from pspx.demo.seed import is_empty
-    from pspx.demo.seed import seed as load_demo
-    from pspx.stack import Stack
+    from stack.demo.seed import is_empty
+    from stack.demo.seed import seed as load_demo
+    from stack.run import Stack
 
     stack = Stack(get_settings())
     try:
@@ -53,10 +53,30 @@ def up(
 
 
 @app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(manifest.names())}")],
+) -> None:
+    """Run one service on its port (what `pspx up` and a container run)."""
+    import uvicorn
+
+    settings = get_settings()
+    try:
+        entry = manifest.spec(service)
+    except LookupError as exc:
+        print(f"pspx serve: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        manifest.build(service, settings),
+        host=settings.host,
+        port=entry.port(settings),
+        access_log=False,
+        log_config=None,  # the service logs JSON lines itself
+    )
+
+
+@app.command()
 def status() -> None:
     """Show the health of every part; exit 0 only when all are healthy."""
-    from pspx.stack import available
-
     settings = get_settings()
     healthy = True
     rows = []
@@ -64,7 +84,7 @@ def status() -> None:
         up_ = not embedded.port_free(port)
         rows.append((name, f"127.0.0.1:{port}", "listening" if up_ else "down"))
         healthy &= up_
-    for svc in available():
+    for svc in manifest.SERVICES:
         url = settings.service_url(svc.name)
         try:
             response = httpx.get(f"{url}/readyz", timeout=3)
@@ -88,7 +108,7 @@ def status() -> None:
 @app.command()
 def seed(registry_url: RegistryUrl = None) -> None:
     """Load the demo data (UK charities, commissioners, needs) through the registry."""
-    from pspx.demo.seed import seed as load_demo
+    from stack.demo.seed import seed as load_demo
 
     for line in load_demo(_registry(registry_url)):
         print(line)
@@ -103,7 +123,7 @@ def import_(
     batch: Annotated[int, typer.Option(min=1, max=1000)] = 500,
 ) -> None:
     """Register or update the organisations of a JSONL file (idempotent on id)."""
-    from pspx.importer import import_file
+    from stack.importer import import_file
 
     try:
         summary = import_file(_registry(registry_url), file, batch)
@@ -120,23 +140,18 @@ def import_(
     raise typer.Exit(1 if summary.invalid else 0)
 
 
-PRODUCERS = {
-    "registry": (topics.ORGANISATIONS, topics.NEEDS, topics.PARTNERSHIPS),
-    "exchange": (topics.PRACTICES,),
-}
-
-
 @app.command()
 def replay(
-    service: Annotated[str, typer.Argument(help="registry or exchange")],
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(manifest.producers())}")],
     topic: Annotated[list[str] | None, typer.Option(help="Only these topics")] = None,
 ) -> None:
     """Republish a service's whole event history from its outbox, in order."""
-    if service not in PRODUCERS:
-        print(f"pspx replay: service must be one of {', '.join(PRODUCERS)}", file=sys.stderr)
+    producers = manifest.producers()
+    if service not in producers:
+        print(f"pspx replay: service must be one of {', '.join(producers)}", file=sys.stderr)
         raise typer.Exit(2)
-    chosen = topic or list(PRODUCERS[service])
-    unknown = set(chosen) - set(PRODUCERS[service])
+    chosen = topic or list(producers[service])
+    unknown = set(chosen) - set(producers[service])
     if unknown:
         print(
             f"pspx replay: {service} does not publish {', '.join(sorted(unknown))}", file=sys.stderr
@@ -150,7 +165,7 @@ async def _replay(settings: Settings, service: str, chosen: list[str]) -> int:
     from pspx.outbox import replay as republish
     from pspx.runtime import Runtime
 
-    runtime = Runtime(service, settings)
+    runtime = Runtime(manifest.spec(service), settings)
     await runtime.kafka.start()
     try:
         return await republish(runtime.outbox, runtime.bus, chosen)
@@ -160,8 +175,9 @@ async def _replay(settings: Settings, service: str, chosen: list[str]) -> int:
 
 @app.command()
 def docs() -> None:
-    """Regenerate docs/asyncapi.json and docs/events.md from the code."""
-    from pspx.docs import write
+    """Regenerate the documents made from the code: AsyncAPI, the event catalogue, the
+    architecture page's table of services."""
+    from stack.docs import write
 
     for path in write():
         print(f"wrote {path}")

@@ -15,15 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from pspx.events.registry import OrganisationProfile, OrgId
 from pspx.http import field_errors
-
-
-class Registration(BaseModel):
-    id: OrgId
-    profile: OrganisationProfile
+from services.registry.api import RegisterOrganisation
 
 
 @dataclass
@@ -46,12 +41,12 @@ class ImportSummary:
         )
 
 
-def registration(row: dict[str, Any]) -> Registration:
+def registration(row: dict[str, Any]) -> RegisterOrganisation:
     profile = {k: v for k, v in row.items() if k != "id"}
-    return Registration.model_validate({"id": row.get("id"), "profile": profile})
+    return RegisterOrganisation.model_validate({"id": row.get("id"), "profile": profile})
 
 
-def read(path: Path) -> Iterator[tuple[int, Registration | str]]:
+def read(path: Path) -> Iterator[tuple[int, RegisterOrganisation | str]]:
     """Each line as a registration, or as the reason it is invalid."""
     with path.open(encoding="utf-8") as lines:
         for number, text in enumerate(lines, start=1):
@@ -68,7 +63,9 @@ def read(path: Path) -> Iterator[tuple[int, Registration | str]]:
                 yield number, f"line {number}: {problems}"
 
 
-def post_batch(client: httpx.Client, batch: list[Registration], summary: ImportSummary) -> None:
+def post_batch(
+    client: httpx.Client, batch: list[RegisterOrganisation], summary: ImportSummary
+) -> None:
     response = client.post(
         "/organisations/import", json=[r.model_dump(mode="json") for r in batch], timeout=120
     )
@@ -88,7 +85,7 @@ def import_file(
     total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
     summary = ImportSummary()
     started = time.perf_counter()
-    batch: list[Registration] = []
+    batch: list[RegisterOrganisation] = []
     seen: set[str] = set()
     with (
         httpx.Client(base_url=registry_url) as client,

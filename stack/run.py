@@ -8,44 +8,19 @@ and stops everything (services first) on Ctrl-C.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from types import FrameType
 
 import httpx
 
-from pspx import embedded, kafka
+from pspx import kafka
 from pspx.settings import Settings
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    module: str  # the module holding the ASGI ``app``
-
-    def exists(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
-
-    def port(self, settings: Settings) -> int:
-        port: int = getattr(settings, f"{self.name}_port")
-        return port
-
-
-# Producers first, so consumers find topics with history when they start.
-SERVICES = (
-    Service("registry", "services.registry.app"),
-    Service("exchange", "services.exchange.app"),
-    Service("matching", "services.matching.app"),
-)
-
-
-def available() -> list[Service]:
-    return [s for s in SERVICES if s.exists()]
+from stack import embedded
+from stack.manifest import SERVICES
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -89,12 +64,13 @@ class Stack:
 
     def start(self) -> None:
         s = self.settings
-        services = available()
         embedded.check_ports(
             {
                 "Kafka (PSPX_KAFKA_PORT)": s.kafka_port,
                 "MongoDB (PSPX_MONGO_PORT)": s.mongo_port,
-                **{f"{svc.name} (PSPX_{svc.name.upper()}_PORT)": svc.port(s) for svc in services},
+                **{
+                    f"{svc.name} (PSPX_{svc.port_setting.upper()})": svc.port(s) for svc in SERVICES
+                },
             }
         )
         print(f"starting the broker on {s.kafka_bootstrap} and the database on port {s.mongo_port}")
@@ -103,20 +79,10 @@ class Stack:
             ("mongo", embedded.start_mongo(s.mongo_port, self.data / "mongo", self.log("mongo")))
         )
         asyncio.run(kafka.ensure_topics(s))
-        for svc in services:
+        for svc in SERVICES:
             url = s.service_url(svc.name)
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    f"{svc.module}:app",
-                    "--host",
-                    s.host,
-                    "--port",
-                    str(svc.port(s)),
-                    "--no-access-log",
-                ],
+                [sys.executable, "-m", "stack.cli", "serve", svc.name],
                 env=child_env(s),
                 stdout=self.log(svc.name),
                 stderr=subprocess.STDOUT,

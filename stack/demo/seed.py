@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from pspx.importer import ImportSummary, import_file
+from stack.importer import ImportSummary, import_file
 
 DATA = Path(__file__).parent / "data"
 ORGANISATION_FILES = ("commissioners.jsonl", "uk_charities.jsonl", "partners_multilingual.jsonl")

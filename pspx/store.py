@@ -1,4 +1,4 @@
-"""Aggregates with optimistic versions, and the store that saves them with their events.
+"""The aggregate store: saves a change and its events in one MongoDB transaction.
 
 A service's store subclasses ``AggregateStore``, names a collection per
 aggregate type, and may add fields that exist only for its queries.
@@ -9,32 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from pspx import mongo
+from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, NotFound, StaleVersion
 from pspx.events import Event
 from pspx.runtime import Runtime
-
-
-class Aggregate(BaseModel):
-    id: str
-    version: int = 0
-
-    def expect(self, version: int) -> None:
-        """Refuse a change made against a version other than the stored one."""
-        if version != self.version:
-            raise StaleVersion(
-                f"{self.id} is at version {self.version}; the change was made against version "
-                f"{version}: reload and try again"
-            )
-
-    def _bump(self) -> int:
-        self.version += 1
-        return self.version
-
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -70,6 +52,10 @@ class AggregateStore:
         doc = await self.db[self.collections[kind]].find_one({"_id": aggregate_id})
         return self.from_document(kind, doc) if doc else None
 
+    async def get_many(self, kind: type[A], ids: list[str]) -> dict[str, A]:
+        cursor = self.db[self.collections[kind]].find({"_id": {"$in": ids}})
+        return {doc["_id"]: self.from_document(kind, doc) async for doc in cursor}
+
     async def load(
         self, kind: type[A], aggregate_id: str, expected_version: int | None = None
     ) -> A:
@@ -82,14 +68,10 @@ class AggregateStore:
         return aggregate
 
     async def save(
-        self, aggregate: Aggregate, events: list[Event], cid: str, *, new: bool = False
+        self, aggregate: Aggregate, events: list[Event], correlation_id: str, *, new: bool = False
     ) -> None:
         """Commit one aggregate's change with its events."""
-        await self.commit([Change(aggregate, events, new=new)], cid)
-
-    async def get_many(self, kind: type[A], ids: list[str]) -> dict[str, A]:
-        cursor = self.db[self.collections[kind]].find({"_id": {"$in": ids}})
-        return {doc["_id"]: self.from_document(kind, doc) async for doc in cursor}
+        await self.commit([Change(aggregate, events, new=new)], correlation_id)
 
     async def commit(self, changes: list[Change], correlation_id: str) -> None:
         """Store every change and stage its events atomically, then wake the relay."""

@@ -1,26 +1,28 @@
-"""Documents generated from the code: the AsyncAPI description and the event catalogue."""
+"""Documents generated from the code: the AsyncAPI description, the event catalogue and
+the architecture page's table of services (from the manifest)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from faststream.specification import AsyncAPI
 
 from pspx.events import CATALOGUE, Envelope
 from pspx.settings import Settings
+from stack import manifest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+ARCHITECTURE = DOCS / "architecture.md"
+BEGIN = "<!-- services: generated from stack/manifest.py by `pspx docs` -->"
+END = "<!-- end of services -->"
 
 
 def asyncapi() -> str:
     """One AsyncAPI document for every service's broker (publishers and subscribers)."""
-    from services.exchange.app import build as exchange
-    from services.matching.app import build as matching
-    from services.registry.app import build as registry
-
     settings = Settings()
-    brokers = [build(settings).state.runtime.kafka for build in (registry, exchange, matching)]
+    brokers = [manifest.build(s.name, settings).state.runtime.kafka for s in manifest.SERVICES]
     spec = AsyncAPI(
         *brokers,
         title="PSP Exchange events",
@@ -57,8 +59,43 @@ def catalogue() -> str:
     return "\n".join(lines)
 
 
+def services_table() -> str:
+    def code(names: tuple[str, ...]) -> str:
+        return ", ".join(f"`{n}`" for n in names) or "nothing"
+
+    lines = [
+        "| service | does | port setting | publishes | consumes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in manifest.SERVICES:
+        reads = "; ".join(
+            f"{code(sub.topics)} ({f'group `{sub.group}`' if sub.group else 'no group'}, "
+            f"from the {sub.start})"
+            for sub in s.consumes
+        )
+        lines.append(
+            f"| {s.name} | {s.summary} | `PSPX_{s.port_setting.upper()}` | "
+            f"{code(s.produces)} | {reads or 'nothing'} |"
+        )
+    return "\n".join(lines)
+
+
+def architecture() -> str:
+    """docs/architecture.md with its table of services made anew from the manifest."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n{services_table()}\n{END}"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{ARCHITECTURE} has no {BEGIN} ... {END} block")
+    return pattern.sub(lambda _: block, text)
+
+
 def generated() -> dict[Path, str]:
-    return {DOCS / "asyncapi.json": asyncapi(), DOCS / "events.md": catalogue()}
+    return {
+        DOCS / "asyncapi.json": asyncapi(),
+        DOCS / "events.md": catalogue(),
+        ARCHITECTURE: architecture(),
+    }
 
 
 def write() -> list[Path]:
