@@ -136,12 +136,15 @@ def subscribe(
     subscription: Subscription,
     handlers: Mapping[type[Event], Handler],
     settings: Settings,
+    *,
+    title: str | None = None,
 ) -> None:
     """Feed each event on the subscription's topics to the handler of its type.
 
     With a group the offset is committed only after the handler returns; without
     one the subscriber reads from ``subscription.start`` on every start and
-    commits nothing. Call before the broker starts.
+    commits nothing. ``title`` names the subscriber in the AsyncAPI document (default: the
+    subscription's name). Call before the broker starts.
     """
     strays = sorted(k.event_type for k in handlers if k.topic not in subscription.topics)
     if strays:
@@ -164,6 +167,6 @@ def subscribe(
         auto_offset_reset=subscription.start,
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR if group else AckPolicy.ACK_FIRST,
-        title=subscription.name,
+        title=title or subscription.name,
     )(on_event)
     kafka.include_router(router)

@@ -156,6 +156,8 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body FastAPI could not parse (not UTF-8, say)
+            return invalid([{"field": "(body)", "problem": f"not valid JSON: {exc.detail}"}])
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error(exc.status_code, code, str(exc.detail))
 
@@ -164,13 +166,16 @@ def _handle_errors(app: FastAPI) -> None:
         return error(503, "unavailable", "the database could not be reached; try again shortly")
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The log has the details under this correlation id; the client gets none of them.
-        log.error("unexpected error answering a request", exc_info=exc)
+        correlation_id = getattr(request.state, "correlation_id", "")
+        token = logs.correlation_id.set(correlation_id or None)
+        try:
+            log.error("unexpected error answering a request", exc_info=exc)
+        finally:
+            logs.correlation_id.reset(token)
         return error(
-            500,
-            "internal",
-            f"something went wrong; quote correlation id {logs.current_correlation_id()}",
+            500, "internal", f"something went wrong; quote correlation id {correlation_id}"
         )
 
 
@@ -179,14 +184,16 @@ def _observe(app: FastAPI) -> None:
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        token = logs.correlation_id.set(
-            request.headers.get("x-correlation-id") or logs.current_correlation_id()
-        )
+        given = request.headers.get("x-correlation-id", "")[:200]
+        correlation_id = given or logs.current_correlation_id()
+        request.state.correlation_id = correlation_id
+        token = logs.correlation_id.set(correlation_id)
         started = time.perf_counter()
         try:
             response = await call_next(request)
         finally:
             logs.correlation_id.reset(token)
+        response.headers["x-correlation-id"] = correlation_id
         route = getattr(request.scope.get("route"), "path", "unmatched")
         HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()

@@ -82,7 +82,13 @@ class Runtime:
 
     def subscribe(self, name: str, handlers: Mapping[type[Event], Handler]) -> None:
         """Feed the named subscription's events to ``handlers``; call before ``start``."""
-        consumers.subscribe(self.kafka, self.spec.subscription(name), handlers, self.settings)
+        consumers.subscribe(
+            self.kafka,
+            self.spec.subscription(name),
+            handlers,
+            self.settings,
+            title=f"{self.service}.{name}",
+        )
 
     def background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         task = asyncio.create_task(work(), name=f"{self.service}.{name}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,8 @@ from fastapi import FastAPI
 
 from pspx.events import Envelope
 from pspx.settings import Settings
-from stack import embedded
+from stack import embedded, manifest
+from stack.run import child_env, wait_ready
 
 
 @dataclass
@@ -60,6 +64,35 @@ def fresh_stack(mongo_port: int) -> Iterator[Stack]:
     proc = embedded.start_broker(port)
     yield Stack(port, mongo_port)
     embedded.stop(proc)
+
+
+@contextmanager
+def processes(settings: Settings, names: list[str], logs: Path) -> Iterator[dict[str, str]]:
+    """Each named service as its own process (``pspx serve``) on a free port; yields the URLs.
+
+    Started in the order given, each ready before the next; stopped in reverse.
+    """
+    ports = {manifest.spec(n).port_setting: embedded.free_port() for n in names}
+    settings = settings.model_copy(update=ports)
+    logs.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen[bytes]] = []
+    urls: dict[str, str] = {}
+    try:
+        for name in names:
+            with (logs / f"{name}.log").open("ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "stack.cli", "serve", name],
+                    env=child_env(settings),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append(proc)
+            urls[name] = settings.service_url(name)
+            wait_ready(urls[name], proc, name)
+        yield urls
+    finally:
+        for proc in reversed(started):
+            embedded.stop(proc)
 
 
 @asynccontextmanager

@@ -7,8 +7,11 @@ turn any envelope read off a topic back into its typed payload.
 from pspx.events import exchange, matching, registry  # noqa: F401  (registers the catalogue)
 from pspx.events.base import (
     CATALOGUE,
+    Count,
     Envelope,
     Event,
+    Measure,
+    Money,
     NewerVersion,
     Payload,
     UnknownEventType,
@@ -17,8 +20,11 @@ from pspx.events.base import (
 
 __all__ = [
     "CATALOGUE",
+    "Count",
     "Envelope",
     "Event",
+    "Measure",
+    "Money",
     "NewerVersion",
     "Payload",
     "UnknownEventType",

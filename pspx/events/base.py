@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,13 @@ class Event(BaseModel):
 
 
 CATALOGUE: dict[str, type[Event]] = {}
+
+
+# Quantities with the limits every contract and API input names: far above any real value,
+# and inside what MongoDB stores (8-byte integers, finite doubles).
+Count = Annotated[int, Field(ge=0, le=1_000_000_000, description="A count, at most 10^9")]
+Money = Annotated[int, Field(ge=0, le=10**12, description="Whole pounds, at most 10^12")]
+Measure = Annotated[float, Field(allow_inf_nan=False, ge=-(10**12), le=10**12)]
 
 
 class Payload(BaseModel):

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from pspx import topics
-from pspx.events.base import Event, Payload
+from pspx.events.base import Count, Event, Measure, Money, Payload
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
@@ -61,8 +61,8 @@ THIRD_SECTOR = frozenset(
 
 class Size(Payload):
     income_band: str | None = Field(None, max_length=50, examples=["£100k-£500k"])
-    staff: int | None = Field(None, ge=0)
-    volunteers: int | None = Field(None, ge=0)
+    staff: Count | None = None
+    volunteers: Count | None = None
 
 
 class Contact(Payload):
@@ -132,8 +132,8 @@ class NeedDetails(Payload):
     service_area: Text | None = None
     regions: list[Text] = Field(default_factory=list, max_length=50)
     outcomes: list[Text] = Field(default_factory=list, max_length=50)
-    budget_min_gbp: int | None = Field(None, ge=0)
-    budget_max_gbp: int | None = Field(None, ge=0)
+    budget_min_gbp: Money | None = None
+    budget_max_gbp: Money | None = None
     duration_months: int | None = Field(None, ge=1, le=240)
     in_kind: list[Text] = Field(default_factory=list, max_length=50)
     deadline: date | None = None
@@ -223,7 +223,7 @@ class ContributionRecorded(PartnershipEvent):
     party_id: str
     form: Literal["money", "in_kind"]
     description: str
-    value_gbp: int
+    value_gbp: Money
     recorded_at: datetime
 
 
@@ -232,7 +232,7 @@ class OutcomesRecorded(PartnershipEvent):
 
     event_type = "partnership.outcomes_recorded"
 
-    people_served: int | None
-    cost_savings_gbp: int | None
-    quality_measures: dict[str, float]
+    people_served: Count | None
+    cost_savings_gbp: Money | None
+    quality_measures: dict[str, Measure]
     recorded_at: datetime

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, DomainError, Forbidden, NotFound
-from pspx.events import Event
+from pspx.events import Count, Event, Measure, Money
 from pspx.events.exchange import (
     CommentEdited,
     CommentFlagged,
@@ -110,7 +110,7 @@ class QualityMeasure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text = Field(examples=["Wellbeing score (WEMWBS), mean change"])
-    value: float
+    value: Measure
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] = ""
 
 
@@ -126,8 +126,8 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    people_served: int | None = Field(default=None, ge=0)
-    cost_savings_gbp: int | None = Field(default=None, ge=0)
+    people_served: Count | None = None
+    cost_savings_gbp: Money | None = None
     quality_measures: list[QualityMeasure] = Field(default_factory=list, max_length=50)
     evaluations: list[Evaluation] = Field(default_factory=list, max_length=20)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pspx.domain import utc_now
+from pspx.events import Money
 from pspx.events.registry import (
     Contact,
     NeedDetails,
@@ -298,7 +299,7 @@ class ContributionInput(BaseModel):
     description: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ]
-    value_gbp: int = Field(ge=0, description="Money, or the estimated value of an in-kind input")
+    value_gbp: Money = Field(description="Money, or the estimated value of an in-kind input")
 
 
 class AddContribution(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, DomainError
-from pspx.events import Event
+from pspx.events import Count, Event, Measure, Money
 from pspx.events.registry import (
     ContributionRecorded,
     NeedClosed,
@@ -194,10 +194,10 @@ class OutcomeMetrics(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    people_served: int | None = Field(None, ge=0)
-    cost_savings_gbp: int | None = Field(None, ge=0)
+    people_served: Count | None = None
+    cost_savings_gbp: Money | None = None
     quality_measures: dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=100)], float
+        Annotated[str, StringConstraints(min_length=1, max_length=100)], Measure
     ] = Field(default_factory=dict, max_length=50)
 
 
@@ -209,7 +209,7 @@ class Contribution(BaseModel):
     description: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ]
-    value_gbp: int = Field(ge=0, description="Money, or the estimated value of an in-kind input")
+    value_gbp: Money = Field(description="Money, or the estimated value of an in-kind input")
     recorded_at: datetime
 
 

@@ -210,13 +210,51 @@ async def test_a_partnership_moves_through_its_stages_on_the_topic(
         )
         assert illegal.status_code == 422
         assert "cannot move from co-planning to commissioned" in illegal.json()["message"]
-        records = await read_topic(
-            settings, topics.PARTNERSHIPS, lambda rs: len(of(rs, p["id"])) >= 2
+
+        # Every further change is an event too: the route re-checked, the ledger, outcomes.
+        rechecked = await api.post(
+            f"/partnerships/{p['id']}/route-check",
+            json={"expected_version": 2, "route_answers": {"both_contribute": True}},
         )
-    assert [e.event_type for _, e in of(records, p["id"])] == [
-        "partnership.proposed",
-        "partnership.stage_changed",
+        assert rechecked.status_code == 200, rechecked.text
+        line = {"party_id": council["id"], "form": "money", "description": "grant", "value_gbp": 9}
+        added = await api.post(
+            f"/partnerships/{p['id']}/contributions",
+            json={"expected_version": 3, "contribution": line},
+        )
+        assert added.json()["ledger"]["parties"][0]["money_gbp"] == 9
+        outcomes = await api.put(
+            f"/partnerships/{p['id']}/outcomes",
+            json={"expected_version": 4, "outcomes": {"people_served": 40}},
+        )
+        assert [r["metrics"]["people_served"] for r in outcomes.json()["outcome_history"]] == [40]
+        unknown_field = await api.put(
+            f"/partnerships/{p['id']}/outcomes",
+            json={"expected_version": 5, "outcomes": {"people_helped": 40}},
+        )
+        assert unknown_field.status_code == 422
+        assert unknown_field.json()["fields"][0]["field"] == "outcomes.people_helped"
+
+        listed = await api.get("/partnerships", params={"id": [p["id"], "psp-none"]})
+        assert [x["id"] for x in listed.json()["items"]] == [p["id"]]
+        records = await read_topic(
+            settings, topics.PARTNERSHIPS, lambda rs: len(of(rs, p["id"])) >= 5
+        )
+    events = [e for _, e in of(records, p["id"])]
+    assert [(e.event_type, e.aggregate_version) for e in events] == [
+        ("partnership.proposed", 1),
+        ("partnership.stage_changed", 2),
+        ("partnership.route_checked", 3),
+        ("partnership.contribution_recorded", 4),
+        ("partnership.outcomes_recorded", 5),
     ]
+    # Each names its parties, so a reader can tell who may see it without asking.
+    assert all(
+        e.payload["commissioner_id"] == council["id"]
+        and e.payload["partner_ids"] == [charity["id"]]
+        for e in events
+    )
+    assert events[3].payload["value_gbp"] == 9
 
 
 async def test_import_is_idempotent_and_names_are_searchable(

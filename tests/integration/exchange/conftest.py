@@ -62,6 +62,7 @@ class Services:
     registry: httpx.AsyncClient
     exchange: httpx.AsyncClient
     exchange_app: FastAPI
+    settings: Settings
 
     @property
     def store(self) -> ExchangeStore:
@@ -81,7 +82,7 @@ class Services:
 async def exchange_and_registry(settings: Settings) -> AsyncIterator[Services]:
     exchange_app = build("exchange", settings)
     async with serving(build("registry", settings)) as registry, serving(exchange_app) as exchange:
-        yield Services(registry, exchange, exchange_app)
+        yield Services(registry, exchange, exchange_app, settings)
 
 
 async def known(

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from pspx import topics
+from pspx.domain import utc_now
 from services.exchange.domain import BODY_MAX_BYTES, TAGS_MAX, TITLE_MAX, Comment, Practice
 from services.exchange.matching_client import MatchingClient
-from services.exchange.service import utc_now
 from stack.embedded import free_port
 from stack.manifest import build
-from tests.conftest import Stack, serving
+from tests.conftest import Stack, read_topic, serving
 from tests.integration.exchange.conftest import (
     CHARITY,
     COUNCIL,
@@ -126,6 +127,14 @@ async def test_listing_filters_sorts_and_pages(stack: Stack) -> None:
 
         bad = await s.exchange.get("/practices", params={"cursor": "bm90IGpzb24="})
         assert bad.status_code == 422 and "cursor" in problems(bad)
+        newest = (await s.exchange.get("/practices", params={"limit": 1})).json()["next_cursor"]
+        other_order = await s.exchange.get(
+            "/practices", params={"sort": "most_endorsed", "cursor": newest}
+        )
+        assert other_order.status_code == 422
+        assert problems(other_order) == {"cursor": "not a cursor of the most_endorsed order"}
+        by_id = await s.exchange.get("/practices", params={"id": [a["id"], b["id"], draft["id"]]})
+        assert {p["id"] for p in by_id.json()["items"]} == {a["id"], b["id"]}  # drafts stay out
         assert (await s.exchange.get("/practices", params={"limit": 0})).status_code == 422
 
 
@@ -182,7 +191,7 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
         assert flagged.json()["flag_count"] == 1
         hidden = await s.exchange.post(
             f"/comments/{answer.json()['id']}/hide",
-            json={"moderator": "ops-anna", "reason": "off topic"},
+            json={"moderator": "operator-1", "reason": "off topic"},
         )
         assert hidden.status_code == 200, hidden.text
 
@@ -193,9 +202,36 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
         ]
         assert thread[0]["body"] == "How did you *recruit*?"
         assert thread[1]["body"] is None and thread[1]["body_html"] is None
-        assert thread[1]["hidden"]["moderator"] == "ops-anna"
+        assert thread[1]["hidden"]["moderator"] == "operator-1"
         stored = await s.store.get(Comment, answer.json()["id"])
         assert stored is not None and stored.body == "Through GP surgeries."  # kept, not deleted
+
+        # Every change to the dialogue is an event on the practice's own stream, in order.
+        records = await read_topic(
+            s.settings,
+            topics.PRACTICES,
+            lambda rs: sum(e.aggregate_id == gp for _, e in rs) >= 6,
+        )
+    ours = [e for _, e in records if e.aggregate_id == gp]
+    assert [e.event_type for e in ours] == [
+        "practice.published",
+        "practice.commented",
+        "practice.commented",
+        "practice.comment_edited",
+        "practice.comment_flagged",
+        "practice.comment_hidden",
+    ]
+    versions = [e.aggregate_version for e in ours]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    commented = ours[1].event().model_dump()
+    assert (commented["author_name"], commented["number"], commented["excerpt"]) == (
+        "Fife Council",
+        1,
+        "How did you recruit volunteers?",
+    )
+    assert ours[2].event().model_dump()["parent_id"] == q["id"]
+    assert ours[3].event().model_dump()["excerpt"] == "How did you recruit?"
+    assert ours[5].event().model_dump()["moderator"] == "operator-1"
 
 
 async def test_search_keeps_matchings_ranking_and_shows_only_published_practice(
