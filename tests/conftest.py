@@ -17,6 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from pspx.events import Envelope
 from pspx.settings import Settings
@@ -160,3 +161,9 @@ async def read_raw(
         return out
     finally:
         await consumer.stop()
+
+
+def skipped(consumer: str, event_type: str) -> float:
+    """How many events of ``event_type`` the named consumer has skipped in this process."""
+    labels = {"consumer": consumer, "event_type": event_type}
+    return REGISTRY.get_sample_value("pspx_events_skipped_total", labels) or 0.0

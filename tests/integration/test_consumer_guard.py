@@ -10,13 +10,12 @@ from collections import Counter
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import REGISTRY
 
 from pspx import consumers, kafka, topics
 from pspx.events import Envelope, new_envelope
 from pspx.events.registry import OrganisationRemoved
 from pspx.spec import Subscription
-from tests.conftest import Stack, read_raw
+from tests.conftest import Stack, read_raw, skipped
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +34,6 @@ def variant(org_id: str, **changes: object) -> bytes:
     raw = json.loads(removed(org_id).model_dump_json())
     raw.update(changes)
     return json.dumps(raw).encode()
-
-
-def skipped(consumer: str, event_type: str) -> float:
-    labels = {"consumer": consumer, "event_type": event_type}
-    return REGISTRY.get_sample_value("pspx_events_skipped_total", labels) or 0.0
 
 
 async def test_retry_then_dead_letter_poison_and_skip_what_is_not_handled(

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import REGISTRY
 
 from pspx import kafka, topics
 from pspx.events import Envelope, Event, new_envelope
@@ -30,7 +29,7 @@ from pspx.events.registry import (
     OrgKind,
 )
 from stack.manifest import build
-from tests.conftest import Stack, read_raw, serving
+from tests.conftest import Stack, read_raw, serving, skipped
 from tests.integration.exchange.conftest import known
 
 pytestmark = pytest.mark.integration
@@ -77,11 +76,6 @@ async def ready(client: httpx.AsyncClient, timeout_s: float = 30) -> None:
 async def ranked(matching: httpx.AsyncClient, text: str) -> list[str]:
     response = await matching.post("/rank", json={"description": text, "limit": 5})
     return [r["id"] for r in response.json()["results"]]
-
-
-def skipped(consumer: str, event_type: str) -> float:
-    labels = {"consumer": consumer, "event_type": event_type}
-    return REGISTRY.get_sample_value("pspx_events_skipped_total", labels) or 0.0
 
 
 async def test_what_a_newer_producer_wrote_is_skipped_or_read_never_fatal(
