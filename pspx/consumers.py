@@ -67,6 +67,36 @@ def typed(envelope: Envelope, handled: Collection[type[Event]], consumer: str) -
     return envelope.event()
 
 
+async def dead_letter(
+    kafka: KafkaBroker,
+    subscription: Subscription,
+    *,
+    body: bytes,
+    key: bytes | None,
+    headers: dict[str, str],
+    origin: tuple[str, int, int],
+    error: BaseException,
+    attempts: int,
+) -> None:
+    """Send a message to ``<topic>.dlq`` with headers naming the error, the attempts and where
+    it came from. Awaited before a commit: a crash here redelivers, never loses."""
+    topic, partition, offset = origin
+    headers = {
+        **headers,
+        "dlq_error": f"{type(error).__name__}: {error}"[:2000],
+        "dlq_attempts": str(attempts),
+        "dlq_origin": f"{topic}/{partition}@{offset}",
+        "dlq_group": subscription.group or "(none)",
+        "dlq_consumer": subscription.name,
+    }
+    await kafka.publish(body, topics.dead_letter(topic), key=key, headers=headers)
+    EVENTS_DEAD_LETTERED.labels(topic=topic, consumer=subscription.name).inc()
+    log.error(
+        "message sent to the dead-letter topic",
+        extra={"fields": {"topic": topic, "attempts": attempts, "error": headers["dlq_error"]}},
+    )
+
+
 def guarded(
     kafka: KafkaBroker, subscription: Subscription, *, retries: int, backoff_s: float = 0.2
 ) -> type[BaseMiddleware]:
@@ -108,24 +138,15 @@ def guarded(
             self, msg: StreamMessage[Any], topic: str, exc: BaseException, attempts: int
         ) -> None:
             raw = msg.raw_message
-            headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
-            headers.update(
-                {
-                    "dlq_error": f"{type(exc).__name__}: {exc}"[:2000],
-                    "dlq_attempts": str(attempts),
-                    "dlq_origin": f"{topic}/{raw.partition}@{raw.offset}",
-                    "dlq_group": subscription.group or "(none)",
-                    "dlq_consumer": consumer,
-                }
-            )
-            # Awaited before the offset commits: a crash here redelivers, never loses.
-            await kafka.publish(msg.body, topics.dead_letter(topic), key=raw.key, headers=headers)
-            EVENTS_DEAD_LETTERED.labels(topic=topic, consumer=consumer).inc()
-            log.error(
-                "message sent to the dead-letter topic",
-                extra={
-                    "fields": {"topic": topic, "attempts": attempts, "error": headers["dlq_error"]}
-                },
+            await dead_letter(
+                kafka,
+                subscription,
+                body=msg.body,
+                key=raw.key,
+                headers={k: v for k, v in msg.headers.items() if isinstance(v, str)},
+                origin=(topic, raw.partition, raw.offset),
+                error=exc,
+                attempts=attempts,
             )
 
     return ConsumerGuard

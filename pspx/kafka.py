@@ -6,13 +6,14 @@ Consuming (typed handlers, retries, the dead-letter topic) is ``pspx.consumers``
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.structs import RecordMetadata
+from aiokafka.structs import ConsumerRecord, RecordMetadata
 from faststream.kafka import KafkaBroker
 
 from pspx import topics
@@ -76,26 +77,75 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def holds(settings: Settings, topic: str, partition: int, offset: int, event_id: str) -> bool:
-    """Whether the broker still has this event at the position it acknowledged.
+def fingerprint(record: ConsumerRecord[bytes, bytes]) -> str:
+    """What identifies a record: its event id header, or a digest of its bytes."""
+    for key, value in record.headers or ():
+        if key == "event_id":
+            return value.decode(errors="replace")
+    return "sha1:" + hashlib.sha1(record.value or b"").hexdigest()
 
+
+class Probe:
+    """Reads the records at given positions, to tell whether the broker still holds them.
+
+    A broker that restarted empty (the embedded one keeps nothing) or lost data
+    is noticed this way by relays (what they sent) and followers (what they read).
     A direct read, not an offset count: the embedded broker's end offsets lag
     behind what it holds, while a fetch at an offset is exact.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, offset)
-        batch = await consumer.getmany(tp, timeout_ms=3000, max_records=1)
-        records = batch.get(tp, [])
-        return (
-            bool(records)
-            and records[0].offset == offset
-            and (dict(records[0].headers).get("event_id", b"").decode() == event_id)
+
+    def __init__(self, bootstrap: str, timeout_s: float = 3.0) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
         )
-    finally:
-        await consumer.stop()
+        self.timeout_s = timeout_s
+        self._started = False
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.consumer.stop()
+            self._started = False
+
+    async def lost(
+        self, expected: Mapping[TopicPartition, Mapping[int, str]]
+    ) -> set[TopicPartition]:
+        """The partitions whose records at the given offsets are not the given fingerprints.
+
+        Raises ``KafkaError`` (or a timeout) when the broker cannot be asked; a
+        partition that could not be read in time is left out: only a definite
+        answer counts as lost.
+        """
+        if not self._started:
+            await self.consumer.start()
+            self._started = True
+        partitions = list(expected)
+        end = await asyncio.wait_for(self.consumer.end_offsets(partitions), self.timeout_s)
+        lost: set[TopicPartition] = set()
+        rounds = max((len(offsets) for offsets in expected.values()), default=0)
+        for i in range(rounds):
+            want = {tp: sorted(offsets)[i] for tp, offsets in expected.items() if len(offsets) > i}
+            found = await self._read_at(want)
+            for tp, offset in want.items():
+                record = found.get(tp)
+                if record is None:
+                    if end[tp] <= offset:  # nothing there, and the broker says so
+                        lost.add(tp)
+                elif record.offset != offset or fingerprint(record) != expected[tp][offset]:
+                    lost.add(tp)
+        return lost
+
+    async def _read_at(
+        self, want: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, ConsumerRecord[bytes, bytes]]:
+        self.consumer.assign(list(want))
+        for tp, offset in want.items():
+            self.consumer.seek(tp, offset)
+        found: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        while len(found) < len(want) and asyncio.get_running_loop().time() < deadline:
+            missing = [tp for tp in want if tp not in found]
+            batch = await self.consumer.getmany(*missing, timeout_ms=200)
+            for tp, records in batch.items():
+                if records and tp not in found:
+                    found[tp] = records[0]
+        return found

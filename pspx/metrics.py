@@ -21,3 +21,13 @@ EVENTS_DEAD_LETTERED = Counter(
 OUTBOX_PENDING = Gauge(
     "pspx_outbox_pending", "Outbox events not yet acknowledged by Kafka", ["source"]
 )
+RELAY_REPUBLISHED = Counter(
+    "pspx_relay_republished_total",
+    "Events republished because the broker had lost a topic's history",
+    ["source"],
+)
+FOLLOWER_REWINDS = Counter(
+    "pspx_follower_rewinds_total",
+    "Partitions a follower read again from the beginning because the broker had lost them",
+    ["consumer"],
+)

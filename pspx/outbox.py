@@ -5,11 +5,14 @@ A service writes its change and the change's events in one Mongo transaction
 pending records in order and marks them sent only after the broker's ack, so a
 crash can duplicate an event but never lose one.
 
-Records are kept after they are sent, with the position the broker gave them:
-the embedded broker forgets everything on restart, so when a relay finds a
-topic no longer holding the last event it sent there, it republishes that
-topic's history in order (consumers are idempotent).
-``pspx replay`` does the same on demand.
+Records are kept after they are sent, with the position the broker gave them.
+A relay checks, at start and then every ``log_check_s``, that the broker still
+holds each topic's whole history (the first and the last record it sent to
+each partition, read back where the broker put them); when a topic lost any of
+it (the embedded broker forgets everything on restart, a rebuilt cluster
+starts empty), the relay republishes the topic's history in order, appended
+after whatever the broker holds now, so a consumer at any position reads it
+all again (consumers are idempotent). ``pspx replay`` does the same on demand.
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx.events import Envelope, Event, new_envelope
-from pspx.kafka import EventBus, holds
-from pspx.metrics import OUTBOX_PENDING
+from pspx.kafka import EventBus, Probe
+from pspx.metrics import OUTBOX_PENDING, RELAY_REPUBLISHED
 from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH = 200
+BATCH = 500
 PENDING = "pending"
 SENT = "sent"
 
@@ -59,6 +64,9 @@ class Outbox:
     async def ensure_indexes(self) -> None:
         await self.records.create_index([("status", ASCENDING), ("seq", ASCENDING)])
         await self.records.create_index([("topic", ASCENDING), ("seq", ASCENDING)])
+        await self.records.create_index(
+            [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
+        )
 
     async def add(
         self,
@@ -69,8 +77,20 @@ class Outbox:
         aggregate_version: int,
         correlation_id: str,
     ) -> list[Envelope]:
-        """Stage events inside the caller's transaction; they exist only if it commits."""
-        strays = sorted({e.topic for e in events} - self.topics)
+        """Stage one aggregate's events inside the caller's transaction."""
+        return await self.stage(
+            session, [(e, aggregate_id, aggregate_version) for e in events], correlation_id
+        )
+
+    async def stage(
+        self,
+        session: AsyncClientSession,
+        items: Sequence[tuple[Event, str, int]],
+        correlation_id: str,
+    ) -> list[Envelope]:
+        """Stage (event, aggregate id, aggregate version) items inside the caller's
+        transaction, in one write; they exist only if it commits."""
+        strays = sorted({e.topic for e, _, _ in items} - self.topics)
         if strays:
             raise ValueError(f"{self.source} does not produce to {', '.join(strays)}")
         envelopes = [
@@ -81,20 +101,21 @@ class Outbox:
                 source=self.source,
                 correlation_id=correlation_id,
             )
-            for event in events
+            for event, aggregate_id, aggregate_version in items
         ]
         if envelopes:
+            now = datetime.now(UTC)
             await self.records.insert_many(
                 [
                     {
                         "_id": str(env.event_id),
                         "seq": _next_seq(),
-                        "topic": type(event).topic,
+                        "topic": event.topic,
                         "status": PENDING,
                         "envelope": env.model_dump(mode="json"),
-                        "created_at": datetime.now(UTC),
+                        "created_at": now,
                     }
-                    for env, event in zip(envelopes, events, strict=True)
+                    for env, (event, _, _) in zip(envelopes, items, strict=True)
                 ],
                 session=session,
             )
@@ -134,10 +155,18 @@ class Outbox:
         async for record in self.records.find({"topic": topic}).sort("seq", ASCENDING):
             yield record
 
-    async def last_sent(self, topic: str) -> dict[str, Any] | None:
-        return await self.records.find_one(
-            {"topic": topic, "status": SENT}, sort=[("sent_at", DESCENDING), ("seq", DESCENDING)]
-        )
+    async def ends(self, topic: str) -> dict[TopicPartition, dict[int, str]]:
+        """Per partition, the offsets of the first and the last record sent there, with
+        their event ids: what the broker must still hold for the history to be whole."""
+        ends: dict[TopicPartition, dict[int, str]] = {}
+        for partition in await self.records.distinct("partition", {"topic": topic, "status": SENT}):
+            tp = TopicPartition(topic, partition)
+            query = {"topic": topic, "status": SENT, "partition": partition}
+            for direction in (ASCENDING, DESCENDING):
+                record = await self.records.find_one(query, sort=[("offset", direction)])
+                if record is not None:
+                    ends.setdefault(tp, {})[record["offset"]] = record["_id"]
+        return ends
 
 
 async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
@@ -164,7 +193,8 @@ async def _send(outbox: Outbox, bus: EventBus, records: list[dict[str, Any]]) ->
 
 
 class Relay:
-    """Publishes pending outbox records; restores topics a new broker has lost."""
+    """Publishes pending outbox records; restores topics the broker has lost, at start and
+    while running."""
 
     def __init__(
         self, outbox: Outbox, bus: EventBus, settings: Settings, topics: Sequence[str]
@@ -173,26 +203,42 @@ class Relay:
         self.bus = bus
         self.settings = settings
         self.topics = topics
+        self.probe = Probe(settings.kafka_bootstrap)
         self._stopping = False
-        self.restored = asyncio.Event()  # set once lost topics are republished
+        self._checked_at = float("-inf")
+        self.restored = asyncio.Event()  # set once the broker is known to hold our history
 
     async def restore_lost_topics(self) -> int:
-        """Republish any of our topics that no longer hold the last event we sent to them."""
-        behind = [t for t in self.topics if not await self._holds_last(t)]
-        if not behind:
+        """Republish, in order, each of our topics the broker no longer holds whole."""
+        lost = []
+        for topic in self.topics:
+            ends = await self.outbox.ends(topic)
+            if ends and await self.probe.lost(ends):
+                lost.append(topic)
+        if not lost:
             return 0
-        republished = await replay(self.outbox, self.bus, behind)
-        log.info(
-            "republished events to a broker that had lost them",
-            extra={"fields": {"topics": behind, "events": republished}},
+        republished = await replay(self.outbox, self.bus, lost)
+        RELAY_REPUBLISHED.labels(source=self.outbox.source).inc(republished)
+        log.warning(
+            "the broker had lost events: republished their history",
+            extra={"fields": {"topics": lost, "events": republished}},
         )
         return republished
 
-    async def _holds_last(self, topic: str) -> bool:
-        last = await self.outbox.last_sent(topic)
-        if last is None or "offset" not in last:
-            return True  # nothing sent yet: nothing to restore
-        return await holds(self.settings, topic, last["partition"], last["offset"], last["_id"])
+    async def _check_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._checked_at < self.settings.log_check_s:
+            return
+        try:
+            await self.restore_lost_topics()
+        except (KafkaError, TimeoutError, OSError) as exc:
+            log.warning(
+                "could not check the broker for lost events; trying again",
+                extra={"fields": {"error": repr(exc)}},
+            )
+            return
+        self._checked_at = now
+        self.restored.set()
 
     async def flush(self) -> int:
         """Publish every pending record, oldest first; returns how many."""
@@ -207,15 +253,19 @@ class Relay:
         self.outbox.wake_relay()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.probe.stop()
+
+    async def _run(self) -> None:
         while not self.restored.is_set() and not self._stopping:
-            try:
-                await self.restore_lost_topics()
-                self.restored.set()
-            except Exception:
-                log.exception("could not check the broker for lost events; retrying")
+            await self._check_due()
+            if not self.restored.is_set():
                 await asyncio.sleep(self.settings.relay_interval_s)
         while True:
             try:
+                await self._check_due()
                 await self.flush()
                 OUTBOX_PENDING.labels(source=self.outbox.source).set(
                     await self.outbox.records.count_documents({"status": PENDING})

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +25,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pspx import consumers, kafka, logs, mongo
 from pspx.consumers import Handler
 from pspx.events import CATALOGUE, Envelope, Event
+from pspx.follow import BatchHandler, Follower
 from pspx.kafka import EventBus
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
 from pspx.spec import ServiceSpec
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
 
 
 def _failed(task: asyncio.Task[None]) -> bool:
@@ -47,7 +59,13 @@ class Runtime:
 
     Built from the service's manifest entry: the topics it produces get an outbox
     relay and a place in the AsyncAPI document; ``subscribe`` wires a handler map
-    to one of the subscriptions the entry names.
+    to one of the entry's subscriptions with a consumer group, ``follow`` a batch
+    handler to one without (``pspx.follow``).
+
+    The broker is connected in the background: a service starts, answers and
+    reports itself ready (its HTTP API needs only its database) while the broker
+    is away or a consumer group is still waiting for a killed member to leave;
+    publishing and consuming begin when the broker answers.
     """
 
     spec: ServiceSpec
@@ -60,6 +78,8 @@ class Runtime:
     bus: EventBus = field(init=False)
     outbox: Outbox = field(init=False)
     relay: Relay | None = field(default=None, init=False)
+    followers: list[Follower] = field(default_factory=list, init=False)
+    consuming: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
@@ -90,18 +110,68 @@ class Runtime:
             title=f"{self.service}.{name}",
         )
 
+    def follow(
+        self,
+        name: str,
+        handled: Collection[type[Event]],
+        on_batch: BatchHandler,
+        on_caught_up: Callable[[], Awaitable[None]] | None = None,
+    ) -> Follower:
+        """Follow the named subscription's topics in batches; call before ``start``."""
+        follower = Follower(
+            self.kafka, self.settings, self.spec.subscription(name), handled, on_batch, on_caught_up
+        )
+        self.followers.append(follower)
+        return follower
+
     def background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         task = asyncio.create_task(work(), name=f"{self.service}.{name}")
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
 
     async def start(self) -> None:
-        await kafka.ensure_topics(self.settings)
         await self.outbox.ensure_indexes()
-        await self.kafka.start()
+        self.background(self._connect, "kafka")
+
+    async def _connect(self) -> None:
+        """Connect to the broker (waiting while it is away), then relay, follow and consume."""
+        await self._until_connected()
         if self.produces:
             self.relay = Relay(self.outbox, self.bus, self.settings, self.produces)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}.relay")
+        for follower in self.followers:
+            self.background(follower.run, f"follow.{follower.subscription.name}")
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                # Consumer groups: the join may wait for a killed member's session to end.
+                await self.kafka.start()
+                break
+            except Exception as exc:
+                log.warning(
+                    "could not start consuming; trying again",
+                    extra={"fields": {"error": repr(exc), "in_s": delay}},
+                )
+                await self.kafka.stop()
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX_S)
+                await self._until_connected()
+        self.consuming.set()
+
+    async def _until_connected(self) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                await kafka.ensure_topics(self.settings)
+                await self.kafka.connect()
+                return
+            except Exception as exc:
+                log.warning(
+                    "the broker does not answer yet; trying again",
+                    extra={"fields": {"error": repr(exc), "in_s": delay}},
+                )
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX_S)
 
     async def stop(self) -> None:
         if self.relay is not None and self._relay_task is not None:

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(
         0.5, gt=0, description="Outbox relay poll interval when no write wakes it"
     )
+    log_check_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often relays and followers check that the broker still holds what "
+        "they sent or read",
+    )
     consumer_retries: int = Field(
         3, ge=0, description="Retries of a failing event before it goes to the dead-letter topic"
     )

@@ -6,11 +6,13 @@ aggregate type, and may add fields that exist only for its queries.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from pspx import mongo
 from pspx.domain import Aggregate
@@ -74,38 +76,66 @@ class AggregateStore:
         await self.commit([Change(aggregate, events, new=new)], correlation_id)
 
     async def commit(self, changes: list[Change], correlation_id: str) -> None:
-        """Store every change and stage its events atomically, then wake the relay."""
+        """Store every change and stage its events atomically, then wake the relay.
+
+        One write per collection and one for the outbox, however many changes: an
+        import of a few hundred organisations costs a handful of round trips.
+        """
 
         async def work(session: AsyncClientSession) -> None:
+            new: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            replaced: dict[str, list[ReplaceOne[dict[str, Any]]]] = defaultdict(list)
             for change in changes:
-                await self._save(session, change)
-                await self.runtime.outbox.add(
-                    session,
-                    change.events,
-                    aggregate_id=change.aggregate.id,
-                    aggregate_version=change.aggregate.version,
-                    correlation_id=correlation_id,
-                )
+                aggregate = change.aggregate
+                collection = self.collections[type(aggregate)]
+                doc = self.to_document(aggregate)
+                if change.new:
+                    new[collection].append(doc)
+                else:
+                    # The version guard: only the version this change was made from is replaced.
+                    guard = {"_id": aggregate.id, "version": aggregate.version - 1}
+                    replaced[collection].append(ReplaceOne(guard, doc))
+            for collection, docs in new.items():
+                await self._insert(collection, docs, session)
+            for collection, ops in replaced.items():
+                result = await self.db[collection].bulk_write(ops, session=session)
+                if result.matched_count != len(ops):
+                    raise StaleVersion(
+                        "the stored version changed while this change was being made: "
+                        "reload and try again"
+                    )
+            await self.runtime.outbox.stage(
+                session,
+                [(e, c.aggregate.id, c.aggregate.version) for c in changes for e in c.events],
+                correlation_id,
+            )
 
         await mongo.in_transaction(self.runtime.mongo, work)
         if any(c.events for c in changes):
             self.runtime.outbox.wake_relay()
 
-    async def _save(self, session: AsyncClientSession, change: Change) -> None:
-        aggregate = change.aggregate
-        collection = self.db[self.collections[type(aggregate)]]
-        doc = self.to_document(aggregate)
-        if change.new:
-            try:
-                await collection.insert_one(doc, session=session)
-            except DuplicateKeyError as exc:
-                raise AlreadyExists(f"{aggregate.id} already exists") from exc
-            return
-        # The version guard: only the version this change was made from may be replaced.
-        result = await collection.replace_one(
-            {"_id": aggregate.id, "version": aggregate.version - 1}, doc, session=session
-        )
-        if result.matched_count == 0:
-            raise StaleVersion(
-                f"{aggregate.id} changed while this change was being made: reload and try again"
-            )
+    async def _insert(
+        self, collection: str, docs: list[dict[str, Any]], session: AsyncClientSession
+    ) -> None:
+        try:
+            await self.db[collection].insert_many(docs, session=session)
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            if isinstance(exc, BulkWriteError) and not all(
+                e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])
+            ):
+                raise
+            taken = _duplicate_id(exc) or "it"
+            raise AlreadyExists(f"{taken} already exists") from exc
+
+
+DUPLICATE_KEY = 11000
+
+
+def _duplicate_id(exc: DuplicateKeyError | BulkWriteError) -> str | None:
+    details = exc.details or {}
+    if isinstance(exc, BulkWriteError):
+        errors = details.get("writeErrors") or [{}]
+        op = errors[0].get("op") or {}
+        return op.get("_id")
+    key = details.get("keyValue") or {}
+    return key.get("_id")

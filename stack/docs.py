@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from faststream.specification import AsyncAPI
 
@@ -29,7 +30,41 @@ def asyncapi() -> str:
         version="1",
         description="Integration events between the PSP Exchange services.",
     )
-    return json.dumps(spec.to_specification().to_jsonable(), indent=2, sort_keys=True) + "\n"
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    add_followers(document)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def add_followers(document: dict[str, Any]) -> None:
+    """Followers (subscriptions with no consumer group, ``pspx.follow``) read with their own
+    client rather than a FastStream subscriber: describe them from the manifest, each with
+    the message its topic's producer declares."""
+    producer_of = {t: s.name for s in manifest.SERVICES for t in s.produces}
+    for service in manifest.SERVICES:
+        for sub in service.consumes:
+            if sub.group is not None:
+                continue  # a FastStream subscriber: already described
+            for topic in sub.topics:
+                key = f"{service.name}.{sub.name}:{topic}"
+                message = f"{key}:SubscribeMessage"
+                document["components"]["messages"][message] = document["components"]["messages"][
+                    f"{producer_of[topic]}:{topic}:Message"
+                ]
+                document["channels"][key] = {
+                    "address": topic,
+                    "bindings": {"kafka": {"bindingVersion": "0.4.0", "topic": topic}},
+                    "description": (
+                        f"Followed with no consumer group from the {sub.start}: every replica "
+                        "reads the whole topic, in batches."
+                    ),
+                    "messages": {"SubscribeMessage": {"$ref": f"#/components/messages/{message}"}},
+                    "servers": [{"$ref": "#/servers/development"}],
+                }
+                document["operations"][f"{key}Subscribe"] = {
+                    "action": "receive",
+                    "channel": {"$ref": f"#/channels/{key}"},
+                    "messages": [{"$ref": f"#/channels/{key}/messages/SubscribeMessage"}],
+                }
 
 
 def catalogue() -> str:

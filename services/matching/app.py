@@ -19,15 +19,9 @@ def build(spec: ServiceSpec, settings: Settings) -> FastAPI:
     runtime = Runtime(spec, settings)
     index = MatchingIndex(alert_score=settings.match_alert_score)
     handlers = Handlers(runtime, index, MatchingStore(runtime))
-    handlers.subscribe()
-    queries = MatchingQueries(index)
-
-    async def load() -> None:
-        await handlers.load()
-        queries.load = handlers.report
+    queries = MatchingQueries(index, handlers.subscribe())
 
     async def start_background() -> None:
-        runtime.background(load, "load")
         runtime.background(handlers.refit_when_due, "refit")
 
     async def ready() -> dict[str, bool]:

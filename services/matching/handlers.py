@@ -1,36 +1,28 @@
-"""Event subscribers: rebuild the index from the log, then follow it live.
+"""Event subscribers: the index follows the log (``pspx.follow``), in batches.
 
-At start the log is read from the beginning up to the end offsets it had
-then, and folded into the index in one fit; a record that is not a readable
-event, or an event type the index does not fold, is skipped and counted, never
-fatal. The live subscriber reads the same log with no consumer group (every
-replica holds the whole index) and waits for the load; the version guard
-skips what the load applied.
+At start the follower hands over the log as it stood, which is folded in
+without ranking; once it is all read, the index is built in one fit, every
+open need is ranked once, and the service reports ready. From then on each
+batch is folded in live and ranked once for the whole batch. Every replica
+holds the whole index; nothing is read twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
-
-from pspx.consumers import POISON, typed
 from pspx.events import Envelope, Event
+from pspx.follow import Batch, Follower
 from pspx.logs import current_correlation_id
 from pspx.runtime import Runtime
 from services.matching.index import FOLDS, MatchingIndex
-from services.matching.queries import LoadView
 from services.matching.store import MatchingStore
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = "index"
-STALL_S = 10.0  # the log stopped short of the end offsets it reported: the live reader goes on
 
 
 class Handlers:
@@ -39,33 +31,33 @@ class Handlers:
         self.index = index
         self.store = store
         self.loaded = asyncio.Event()
-        self.report: LoadView | None = None
+        self.folded_at_start = 0
 
-    def subscribe(self) -> None:
-        self.runtime.subscribe(SUBSCRIPTION, dict.fromkeys(FOLDS, self.on_event))
+    def subscribe(self) -> Follower:
+        return self.runtime.follow(
+            SUBSCRIPTION, FOLDS, self.on_batch, on_caught_up=self.on_caught_up
+        )
 
-    async def on_event(self, envelope: Envelope, event: Event) -> None:
-        await self.loaded.wait()
-        outgoing = self.index.apply(envelope, event)
+    async def on_batch(self, events: Batch) -> None:
+        if not self.loaded.is_set():
+            for envelope, event in events:
+                self.index.apply(envelope, event, live=False)
+            self.folded_at_start += len(events)
+            return
+        outgoing = self.index.apply_batch(events)
         if outgoing:
-            await self.store.publish(outgoing, envelope.correlation_id)
+            await self.store.publish(outgoing, _correlation(events))
 
-    async def load(self) -> None:
-        """Read the log as it stood at start, build the index in one fit, rank open needs."""
-        topics = self.runtime.spec.subscription(SUBSCRIPTION).topics
-        records = await read_log(self.runtime.settings.kafka_bootstrap, topics)
-        events, report = decode(records)
-        outgoing = await asyncio.to_thread(self.index.load, events)
+    async def on_caught_up(self) -> None:
+        """The log as it stood at start is in: build the index in one fit, rank open needs."""
+        outgoing = await asyncio.to_thread(self.index.finish_load)
         published = await self.store.publish(outgoing, current_correlation_id())
-        self.report = report
         self.loaded.set()
         log.info(
             "index rebuilt from the log",
             extra={
                 "fields": {
-                    "events": report.events,
-                    "skipped": report.skipped,
-                    "malformed": report.malformed,
+                    "events": self.folded_at_start,
                     "partners": len(self.index.partners),
                     "practices": len(self.index.practices),
                     "open_needs": len(self.index.needs),
@@ -83,67 +75,7 @@ class Handlers:
                     await asyncio.to_thread(engine.refit)
 
 
-def decode(
-    records: Sequence[ConsumerRecord[bytes, bytes]],
-) -> tuple[list[tuple[Envelope, Event]], LoadView]:
-    """The events the index folds, and a count of what was skipped; never raises on a record."""
-    events: list[tuple[Envelope, Event]] = []
-    malformed = 0
-    skipped: Counter[str] = Counter()
-    for record in records:
-        try:
-            envelope = Envelope.model_validate(json.loads(record.value or b""))
-            event = typed(envelope, FOLDS, f"{SUBSCRIPTION}.load")
-        except POISON:
-            malformed += 1  # the live subscriber sends it to the dead-letter topic
-            continue
-        if event is None:
-            skipped[envelope.event_type] += 1
-        else:
-            events.append((envelope, event))
-    return events, LoadView(events=len(records), skipped=dict(skipped), malformed=malformed)
-
-
-async def read_log(bootstrap: str, topics: Sequence[str]) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topics`` from the beginning up to the end offsets seen at the start.
-
-    Events published meanwhile are left to the live subscriber, so the read ends
-    however busy the log is.
-    """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        await consumer.topics()  # fetch metadata for every topic
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if end[tp] > 0}
-        idle_since = asyncio.get_running_loop().time()
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
-            for got in batch.values():
-                records += got
-            now = asyncio.get_running_loop().time()
-            idle_since = now if batch else idle_since
-            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
-            if remaining and now - idle_since > STALL_S:
-                log.warning(
-                    "the log ended short of its end offsets; the live subscriber reads on",
-                    extra={"fields": {"partitions": sorted(str(tp) for tp in remaining)}},
-                )
-                break
-        # What was already fetched with the last batches (a broker may report the end
-        # offset of a batch's first record): take it too, rather than read it again live.
-        for got in (await consumer.getmany(timeout_ms=0)).values():
-            records += got
-    finally:
-        await consumer.stop()
-    return records
+def _correlation(events: list[tuple[Envelope, Event]]) -> str:
+    """The correlation id most of a batch carries: a shortlist follows its need's request."""
+    counts = Counter(envelope.correlation_id for envelope, _ in events)
+    return counts.most_common(1)[0][0]

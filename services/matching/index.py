@@ -125,10 +125,50 @@ class MatchingIndex:
         """Fold one event in; returns what to publish (nothing for a stale event).
 
         With ``live=False`` (a replay being loaded) only the state is kept: the
-        partner engine is built once at the end and nothing is ranked per event.
+        partner engine is built once at the end (``finish_load``) and nothing is
+        ranked per event.
         """
+        if live:
+            return self.apply_batch([(envelope, event)])
+        self._fold(envelope, event, live=False)
+        return []
+
+    def apply_batch(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
+        """Fold a batch in live, then rank once for all of it: each need the batch posted or
+        changed gets its shortlist and alerts, and every other open need is searched once
+        for the partners the batch changed."""
+        partners: set[str] = set()
+        needs: set[str] = set()
+        for envelope, event in events:
+            changed = self._fold(envelope, event, live=True)
+            if isinstance(event, NeedPosted | NeedUpdated | NeedClosed):
+                needs |= changed
+            else:
+                partners |= changed
+        out = [o for n in sorted(needs) if n in self.needs for o in self._ranked(self.needs[n])]
+        if partners:
+            out += self._partner_alerts(partners, skip=needs)
+        return out
+
+    def load(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
+        """Rebuild from a replay in one fit, then rank every open need once."""
+        for envelope, event in events:
+            self.apply(envelope, event, live=False)
+        return self.finish_load()
+
+    def finish_load(self) -> list[Outgoing]:
+        """Build the engines from the state folded so far, and rank every open need once."""
+        self.partners.build(
+            partner_doc(org_id, p, self._practices_of(org_id))
+            for org_id, p in self.profiles.items()
+        )
+        self.practices.refit()
+        return [out for need in self.needs.values() for out in self._ranked(need)]
+
+    def _fold(self, envelope: Envelope, event: Event, *, live: bool) -> set[str]:
+        """Keep what one event says; returns the partner or need it changed, if any."""
         if not self.is_new(envelope):
-            return []
+            return set()
         self.versions[envelope.aggregate_id] = envelope.aggregate_version
         match event:
             case OrganisationRegistered() | OrganisationUpdated():
@@ -138,43 +178,29 @@ class MatchingIndex:
                 if live:
                     self.partners.remove(event.id)
             case NeedPosted() | NeedUpdated() | NeedClosed():
-                need = self._set_need(event.id, event.need, envelope.aggregate_version)
-                return self._shortlist_and_alerts(need) if need and live else []
+                self._set_need(event.id, event.need, envelope.aggregate_version)
+                return {event.id}
             case PracticePublished() | PracticeUpdated():
                 self._practice_changed(event, live)
             case PracticeWithdrawn():
                 self.practices.remove(event.id)
                 self._unlink_practice(event.id, live)
-        return []
-
-    def load(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
-        """Rebuild from a replay in one fit, then rank every open need once."""
-        for envelope, event in events:
-            self.apply(envelope, event, live=False)
-        self.partners.build(
-            partner_doc(org_id, p, self._practices_of(org_id))
-            for org_id, p in self.profiles.items()
-        )
-        self.practices.refit()
-        return [out for need in self.needs.values() for out in self._shortlist_and_alerts(need)]
+        return set()
 
     def _practices_of(self, org_id: str) -> dict[str, str]:
         return dict(self.practice_texts.get(org_id, {}))
 
-    def _partner_changed(
-        self, org_id: str, profile: OrganisationProfile, live: bool
-    ) -> list[Outgoing]:
+    def _partner_changed(self, org_id: str, profile: OrganisationProfile, live: bool) -> set[str]:
         if not profile.kind.is_third_sector:
             # Public bodies and private firms are not ranked as partners.
             self.profiles.pop(org_id, None)
             if live:
                 self.partners.remove(org_id)
-            return []
+            return set()
         self.profiles[org_id] = profile
-        if not live:
-            return []
-        self.partners.upsert(partner_doc(org_id, profile, self._practices_of(org_id)))
-        return self._partner_alerts(org_id)
+        if live:
+            self.partners.upsert(partner_doc(org_id, profile, self._practices_of(org_id)))
+        return {org_id}
 
     def _set_need(self, need_id: str, state: NeedState, version: int) -> Need | None:
         if state.status is NeedStatus.CLOSED:
@@ -215,7 +241,8 @@ class MatchingIndex:
 
     # --- what to publish -----------------------------------------------------------------
 
-    def _shortlist_and_alerts(self, need: Need) -> list[Outgoing]:
+    def _ranked(self, need: Need) -> list[Outgoing]:
+        """A need's shortlist, and an alert for each partner on it above the alert score."""
         hits = self.partners.search(need.query(), SHORTLIST_SIZE)
         shortlist = ShortlistRanked(
             need_id=need.id,
@@ -229,12 +256,15 @@ class MatchingIndex:
         out += [self._alert(need, h, "need") for h in hits if h.score >= self.alert_score]
         return out
 
-    def _partner_alerts(self, org_id: str) -> list[Outgoing]:
-        """Open needs whose shortlist this partner now enters above the alert score."""
+    def _partner_alerts(self, partner_ids: set[str], skip: set[str]) -> list[Outgoing]:
+        """Open needs (other than ``skip``) whose shortlist a changed partner now enters
+        above the alert score: one search per need, however many partners changed."""
         out = []
         for need in self.needs.values():
+            if need.id in skip:
+                continue
             for hit in self.partners.search(need.query(), SHORTLIST_SIZE):
-                if hit.doc_id == org_id and hit.score >= self.alert_score:
+                if hit.doc_id in partner_ids and hit.score >= self.alert_score:
                     out.append(self._alert(need, hit, "partner"))
         return out
 

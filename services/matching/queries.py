@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from pspx.errors import NotFound
+from pspx.follow import Follower
 from services.matching.documents import Query, need_query
 from services.matching.engine import Consortium, Engine, Hit
 from services.matching.index import MatchingIndex, title
@@ -49,10 +50,12 @@ class ConsortiumView(BaseModel):
     uncovered: list[str]
 
 
-class LoadView(BaseModel):
-    events: int = Field(description="Events read from the log at start")
-    skipped: dict[str, int] = Field(description="Event types this reader does not handle")
-    malformed: int = Field(description="Records that were not readable events")
+class LogView(BaseModel):
+    read: int = Field(description="Records read from the log since the service started")
+    skipped: dict[str, int] = Field(description="Events of types the index does not fold")
+    dead_lettered: int = Field(
+        description="Records that were not readable events, or events that kept failing"
+    )
 
 
 class IndexView(BaseModel):
@@ -61,7 +64,7 @@ class IndexView(BaseModel):
     open_needs: int
     vocabulary: int
     delta_docs: int
-    load: LoadView | None = Field(description="What the start-up read of the log found")
+    log: LogView = Field(description="What the index has read of the log")
 
 
 def results(engine: Engine, hits: list[Hit]) -> ResultsView:
@@ -108,9 +111,9 @@ def consortium(engine: Engine, found: Consortium | None) -> ConsortiumView:
 
 
 class MatchingQueries:
-    def __init__(self, index: MatchingIndex) -> None:
+    def __init__(self, index: MatchingIndex, follower: Follower) -> None:
         self.index = index
-        self.load: LoadView | None = None  # set by the start-up read of the log
+        self.follower = follower
 
     def _need_query(
         self,
@@ -215,5 +218,9 @@ class MatchingQueries:
             open_needs=len(self.index.needs),
             vocabulary=stats.vocabulary,
             delta_docs=stats.delta_docs,
-            load=self.load,
+            log=LogView(
+                read=self.follower.read,
+                skipped=dict(self.follower.skipped),
+                dead_lettered=self.follower.dead_lettered,
+            ),
         )
