@@ -1,18 +1,24 @@
-"""Consuming events: typed handlers, tolerant reading, bounded retries, a dead-letter topic.
+"""Consuming events: typed batches, tolerant reading, bounded retries, a dead-letter topic.
 
-A service hands ``subscribe`` a map from event type to handler. Each message is
-decoded once here:
+Every subscription hands its records to an ``Intake``, which turns them into
+typed events for one handler, a batch at a time (a fold, a bulk write, one
+transaction for many events):
 
-* an event type the consumer has no handler for (a newer producer's type, say)
-  is skipped, counted in ``pspx_events_skipped_total`` and logged once per type;
-* a malformed message, or a known type at a newer schema version than this
-  reader knows, goes to ``<topic>.dlq`` at once (no retry can mend it);
-* a handler that fails is retried a bounded number of times with backoff, then
-  the message goes to the dead-letter topic.
+* an event type the handler has no use for (a newer producer's, say) is
+  skipped, counted in ``pspx_events_skipped_total`` and logged once per type;
+* a record that is not a readable event (not JSON, not an envelope, a field
+  that fails validation, or a known type at a schema version newer than this
+  reader knows) goes to ``<topic>.dlq`` at once: no retry can mend it;
+* a batch whose handler fails is handled again event by event, each retried a
+  bounded number of times with backoff, and an event that keeps failing goes
+  to the dead-letter topic; handlers are idempotent (version guards), so an
+  event handled again changes nothing.
 
-The dead-letter publish is awaited before the offset is committed, so a crash
-redelivers rather than loses, and one poison message never blocks its partition.
-FastStream on Kafka has no retry or dead-letter handling of its own; this is it.
+A subscription with a consumer group is a FastStream batch subscriber whose
+offsets are committed after the handler returns (``subscribe`` here); one
+without is a follower (``pspx.follow``). Either way one poison message never
+blocks its partition, and the dead-letter publish is awaited before the commit,
+so a crash redelivers rather than loses.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TypeAlias
 
-from faststream import AckPolicy, BaseMiddleware
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
-from faststream.message import StreamMessage
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from pspx import logs, topics
@@ -38,8 +46,11 @@ log = logging.getLogger(__name__)
 
 # Errors that no retry can mend: the message itself is wrong.
 POISON = (ValidationError, NewerVersion, json.JSONDecodeError, UnicodeDecodeError)
+MAX_RECORDS = 1000  # a batch: enough to amortise a fold or a write, small enough to stay brisk
 
-Handler = Callable[[Envelope, Any], Awaitable[None]]
+Batch: TypeAlias = list[tuple[Envelope, Event]]
+BatchHandler: TypeAlias = Callable[[Batch], Awaitable[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 _reported: set[tuple[str, str]] = set()
 
 
@@ -70,124 +81,145 @@ def typed(envelope: Envelope, handled: Collection[type[Event]], consumer: str) -
 async def dead_letter(
     kafka: KafkaBroker,
     subscription: Subscription,
-    *,
-    body: bytes,
-    key: bytes | None,
-    headers: dict[str, str],
-    origin: tuple[str, int, int],
+    record: Record,
     error: BaseException,
     attempts: int,
 ) -> None:
-    """Send a message to ``<topic>.dlq`` with headers naming the error, the attempts and where
+    """Send a record to ``<topic>.dlq`` with headers naming the error, the attempts and where
     it came from. Awaited before a commit: a crash here redelivers, never loses."""
-    topic, partition, offset = origin
-    headers = {
-        **headers,
-        "dlq_error": f"{type(error).__name__}: {error}"[:2000],
-        "dlq_attempts": str(attempts),
-        "dlq_origin": f"{topic}/{partition}@{offset}",
-        "dlq_group": subscription.group or "(none)",
-        "dlq_consumer": subscription.name,
-    }
-    await kafka.publish(body, topics.dead_letter(topic), key=key, headers=headers)
-    EVENTS_DEAD_LETTERED.labels(topic=topic, consumer=subscription.name).inc()
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    headers.update(
+        {
+            "dlq_error": f"{type(error).__name__}: {error}"[:2000],
+            "dlq_attempts": str(attempts),
+            "dlq_origin": f"{record.topic}/{record.partition}@{record.offset}",
+            "dlq_group": subscription.group or "(none)",
+            "dlq_consumer": subscription.name,
+        }
+    )
+    await kafka.publish(
+        record.value or b"", topics.dead_letter(record.topic), key=record.key, headers=headers
+    )
+    EVENTS_DEAD_LETTERED.labels(topic=record.topic, consumer=subscription.name).inc()
     log.error(
         "message sent to the dead-letter topic",
-        extra={"fields": {"topic": topic, "attempts": attempts, "error": headers["dlq_error"]}},
+        extra={
+            "fields": {"topic": record.topic, "attempts": attempts, "error": headers["dlq_error"]}
+        },
     )
 
 
-def guarded(
-    kafka: KafkaBroker, subscription: Subscription, *, retries: int, backoff_s: float = 0.2
-) -> type[BaseMiddleware]:
-    """A subscriber middleware class: bounded retries, then the dead-letter topic."""
-    consumer = subscription.name
+class Intake:
+    """Turns one subscription's records into typed batches for its handler."""
 
-    class ConsumerGuard(BaseMiddleware):
-        async def consume_scope(
-            self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
-        ) -> Any:
-            topic = msg.raw_message.topic
-            token = logs.correlation_id.set(msg.headers.get("correlation_id") or msg.correlation_id)
+    def __init__(
+        self,
+        kafka: KafkaBroker,
+        settings: Settings,
+        subscription: Subscription,
+        handled: Collection[type[Event]],
+        on_batch: BatchHandler,
+    ) -> None:
+        strays = sorted(k.event_type for k in handled if k.topic not in subscription.topics)
+        if strays:
+            raise ValueError(
+                f"subscription {subscription.name} does not read the topics of {', '.join(strays)}"
+            )
+        self.kafka = kafka
+        self.subscription = subscription
+        self.handled = handled
+        self.on_batch = on_batch
+        self.retries = settings.consumer_retries
+        self.backoff_s = 0.2
+        # What it has taken, for its owner's report.
+        self.read = 0
+        self.skipped: Counter[str] = Counter()
+        self.dead_lettered = 0
+
+    async def take(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        self.read += len(records)
+        events: list[tuple[Envelope, Event, Record]] = []
+        for record in records:
             try:
-                for attempt in range(1, retries + 2):
-                    try:
-                        result = await call_next(msg)
-                    except POISON as exc:
-                        await self._dead_letter(msg, topic, exc, attempt)
-                        return None
-                    except Exception as exc:
-                        if attempt > retries:
-                            await self._dead_letter(msg, topic, exc, attempt)
-                            return None
-                        log.warning(
-                            "handler failed, retrying",
-                            extra={
-                                "fields": {"topic": topic, "attempt": attempt, "error": repr(exc)}
-                            },
-                        )
-                        await asyncio.sleep(backoff_s * attempt)
-                    else:
-                        EVENTS_CONSUMED.labels(topic=topic, consumer=consumer).inc()
-                        return result
-                return None
+                envelope = Envelope.model_validate(json.loads(record.value or b""))
+                event = typed(envelope, self.handled, self.subscription.name)
+            except POISON as exc:
+                await self._dead_letter(record, exc, attempts=1)
+                continue
+            if event is None:
+                self.skipped[envelope.event_type] += 1
+            else:
+                events.append((envelope, event, record))
+        if events:
+            await self._apply(events)
+        for record in records:
+            EVENTS_CONSUMED.labels(topic=record.topic, consumer=self.subscription.name).inc()
+
+    async def _apply(self, events: list[tuple[Envelope, Event, Record]]) -> None:
+        """The whole batch at once; if that fails, event by event with bounded retries, so
+        that only an event that keeps failing goes to the dead-letter topic."""
+        token = logs.correlation_id.set(events[0][0].correlation_id)
+        try:
+            await self.on_batch([(envelope, event) for envelope, event, _ in events])
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "handling a batch failed; handling it event by event",
+                extra={"fields": {"events": len(events), "error": repr(exc)}},
+            )
+        finally:
+            logs.correlation_id.reset(token)
+        for envelope, event, record in events:
+            token = logs.correlation_id.set(envelope.correlation_id)
+            try:
+                await self._one(envelope, event, record)
             finally:
                 logs.correlation_id.reset(token)
 
-        async def _dead_letter(
-            self, msg: StreamMessage[Any], topic: str, exc: BaseException, attempts: int
-        ) -> None:
-            raw = msg.raw_message
-            await dead_letter(
-                kafka,
-                subscription,
-                body=msg.body,
-                key=raw.key,
-                headers={k: v for k, v in msg.headers.items() if isinstance(v, str)},
-                origin=(topic, raw.partition, raw.offset),
-                error=exc,
-                attempts=attempts,
-            )
+    async def _one(self, envelope: Envelope, event: Event, record: Record) -> None:
+        for attempt in range(1, self.retries + 2):
+            try:
+                await self.on_batch([(envelope, event)])
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt > self.retries:
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                fields = {"topic": record.topic, "attempt": attempt, "error": repr(exc)}
+                log.warning("handler failed, retrying", extra={"fields": fields})
+                await asyncio.sleep(self.backoff_s * attempt)
 
-    return ConsumerGuard
+    async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
+        self.dead_lettered += 1
+        await dead_letter(self.kafka, self.subscription, record, error, attempts)
 
 
-def subscribe(
-    kafka: KafkaBroker,
-    subscription: Subscription,
-    handlers: Mapping[type[Event], Handler],
-    settings: Settings,
-    *,
-    title: str | None = None,
-) -> None:
-    """Feed each event on the subscription's topics to the handler of its type.
+def subscribe(kafka: KafkaBroker, intake: Intake, settings: Settings, *, title: str) -> None:
+    """A FastStream batch subscriber in the subscription's consumer group: each batch goes to
+    ``intake``, and the offsets are committed only after it returns. Call before the broker
+    starts. ``title`` names the subscriber in the AsyncAPI document."""
+    subscription = intake.subscription
+    if subscription.group is None:
+        raise ValueError(f"{subscription.name} has no consumer group: follow it instead")
 
-    With a group the offset is committed only after the handler returns; without
-    one the subscriber reads from ``subscription.start`` on every start and
-    commits nothing. ``title`` names the subscriber in the AsyncAPI document (default: the
-    subscription's name). Call before the broker starts.
-    """
-    strays = sorted(k.event_type for k in handlers if k.topic not in subscription.topics)
-    if strays:
-        raise ValueError(
-            f"subscription {subscription.name} does not read the topics of {', '.join(strays)}"
-        )
-    guard = guarded(kafka, subscription, retries=settings.consumer_retries)
+    async def on_records(message: KafkaMessage) -> None:
+        await intake.take(message.raw_message)
 
-    async def on_event(envelope: Envelope) -> None:
-        event = typed(envelope, handlers, subscription.name)
-        if event is not None:
-            await handlers[type(event)](envelope, event)
-
-    # Middlewares attach to a router (FastStream 0.7 has no per-subscriber ones).
-    router = KafkaRouter(middlewares=[guard])
-    group = subscription.group
+    router = KafkaRouter()
     router.subscriber(
         *subscription.topics,
-        group_id=group,
+        batch=True,
+        max_records=MAX_RECORDS,
+        group_id=subscription.group,
         auto_offset_reset=subscription.start,
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
-        ack_policy=AckPolicy.NACK_ON_ERROR if group else AckPolicy.ACK_FIRST,
-        title=title or subscription.name,
-    )(on_event)
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=title,
+    )(on_records)
     kafka.include_router(router)

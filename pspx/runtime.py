@@ -11,7 +11,6 @@ from collections.abc import (
     Callable,
     Collection,
     Coroutine,
-    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx import consumers, kafka, logs, mongo
-from pspx.consumers import Handler
+from pspx.consumers import BatchHandler, Intake
 from pspx.events import CATALOGUE, Envelope, Event
-from pspx.follow import BatchHandler, Follower
+from pspx.follow import Follower
 from pspx.kafka import EventBus
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
@@ -58,9 +57,8 @@ class Runtime:
     """A service's Mongo database, Kafka broker, event bus and (if it produces) outbox.
 
     Built from the service's manifest entry: the topics it produces get an outbox
-    relay and a place in the AsyncAPI document; ``subscribe`` wires a handler map
-    to one of the entry's subscriptions with a consumer group, ``follow`` a batch
-    handler to one without (``pspx.follow``).
+    relay and a place in the AsyncAPI document; ``consume`` wires a batch handler
+    to one of the entry's subscriptions.
 
     The broker is connected in the background: a service starts, answers and
     reports itself ready (its HTTP API needs only its database) while the broker
@@ -100,29 +98,24 @@ class Runtime:
                 schema=Envelope,
             )
 
-    def subscribe(self, name: str, handlers: Mapping[type[Event], Handler]) -> None:
-        """Feed the named subscription's events to ``handlers``; call before ``start``."""
-        consumers.subscribe(
-            self.kafka,
-            self.spec.subscription(name),
-            handlers,
-            self.settings,
-            title=f"{self.service}.{name}",
-        )
-
-    def follow(
+    def consume(
         self,
         name: str,
         handled: Collection[type[Event]],
         on_batch: BatchHandler,
         on_caught_up: Callable[[], Awaitable[None]] | None = None,
-    ) -> Follower:
-        """Follow the named subscription's topics in batches; call before ``start``."""
-        follower = Follower(
-            self.kafka, self.settings, self.spec.subscription(name), handled, on_batch, on_caught_up
-        )
-        self.followers.append(follower)
-        return follower
+    ) -> Intake:
+        """Feed the named subscription's events of the ``handled`` types to ``on_batch``, a
+        batch at a time; call before ``start``. With a consumer group it is a FastStream
+        subscriber committing after each batch; without, a follower (``on_caught_up`` is
+        called once the log as it stood at start has been handed over)."""
+        subscription = self.spec.subscription(name)
+        intake = Intake(self.kafka, self.settings, subscription, handled, on_batch)
+        if subscription.group is None:
+            self.followers.append(Follower(intake, self.settings, on_caught_up))
+        else:
+            consumers.subscribe(self.kafka, intake, self.settings, title=f"{self.service}.{name}")
+        return intake
 
     def background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         task = asyncio.create_task(work(), name=f"{self.service}.{name}")

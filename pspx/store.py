@@ -18,6 +18,7 @@ from pspx import mongo
 from pspx.domain import Aggregate
 from pspx.errors import AlreadyExists, NotFound, StaleVersion
 from pspx.events import Event
+from pspx.mongo import DUPLICATE_KEY
 from pspx.runtime import Runtime
 
 A = TypeVar("A", bound=Aggregate)
@@ -84,7 +85,7 @@ class AggregateStore:
 
         async def work(session: AsyncClientSession) -> None:
             new: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            replaced: dict[str, list[ReplaceOne[dict[str, Any]]]] = defaultdict(list)
+            replaced: dict[str, list[ReplaceOne]] = defaultdict(list)
             for change in changes:
                 aggregate = change.aggregate
                 collection = self.collections[type(aggregate)]
@@ -126,9 +127,6 @@ class AggregateStore:
                 raise
             taken = _duplicate_id(exc) or "it"
             raise AlreadyExists(f"{taken} already exists") from exc
-
-
-DUPLICATE_KEY = 11000
 
 
 def _duplicate_id(exc: DuplicateKeyError | BulkWriteError) -> str | None:

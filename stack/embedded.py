@@ -87,9 +87,17 @@ def start_broker(port: int, log: IO[bytes] | int = subprocess.DEVNULL) -> subpro
 
 
 def start_mongo(
-    port: int, storage: Path | None, log: IO[bytes] | int = subprocess.DEVNULL
+    port: int,
+    storage: Path | None,
+    log: IO[bytes] | int = subprocess.DEVNULL,
+    *,
+    sync_on_commit: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """SecantusDB on loopback; ``storage=None`` keeps its data in memory only."""
+    """SecantusDB on loopback; ``storage=None`` keeps its data in memory only.
+
+    ``sync_on_commit`` puts each commit on disk before the server answers, so an
+    acknowledged write survives the server being killed (what ``pspx up`` runs).
+    """
     exe = shutil.which("secantusd-py", path=os.path.dirname(sys.executable)) or shutil.which(
         "secantusd-py"
     )
@@ -110,6 +118,7 @@ def start_mongo(
             str(storage) if storage else ":memory:",
             "--log-level",
             "WARNING",
+            *(["--sync-on-commit"] if sync_on_commit else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

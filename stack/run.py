@@ -1,8 +1,13 @@
 """``pspx up``: the whole system on one machine, no Docker.
 
 Starts the broker and the database as their own processes, then every service
-that exists as its own uvicorn process, loads the demo data on first start,
-and stops everything (services first) on Ctrl-C.
+of the manifest as its own process (``pspx serve``), in the manifest's order,
+each ready before the next. While it runs it watches them as compose's restart
+policy would: a part that dies is started again after a backoff, with a line
+saying so; the system converges by itself (a new, empty broker gets its
+history back from the producers' outboxes; a restarted database has kept every
+acknowledged write). Everything stops, services first, on Ctrl-C or SIGTERM,
+or when a part keeps failing.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 
 import httpx
@@ -21,6 +29,11 @@ from pspx import kafka
 from pspx.settings import Settings
 from stack import embedded
 from stack.manifest import SERVICES
+
+RESTARTS_ALLOWED = 5  # within RESTART_WINDOW_S; one more and everything stops
+RESTART_WINDOW_S = 60.0
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -46,16 +59,43 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], name: str, timeout_s: fl
     raise embedded.StartFailed(f"{name} was not ready within {timeout_s:.0f} s; see its log")
 
 
+def embedded_settings(settings: Settings) -> Settings:
+    """The settings the embedded parts are reached with.
+
+    The embedded database keeps retryable-write bookkeeping that grows with every
+    write, slowing a long import down; it is a single node, so there is nothing to
+    retry against: retryable writes are off here (production MongoDB keeps them).
+    """
+    return settings.model_copy(
+        update={
+            "kafka_bootstrap": f"127.0.0.1:{settings.kafka_port}",
+            "mongo_url": (
+                f"mongodb://127.0.0.1:{settings.mongo_port}/?directConnection=true&retryWrites=false"
+            ),
+        }
+    )
+
+
+@dataclass
+class Part:
+    """One process of the stack, and how to start it again."""
+
+    name: str
+    launch: Callable[[], subprocess.Popen[bytes]]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None  # when a dead part is due to start again
+
+    def backoff(self) -> float:
+        return min(BACKOFF_FIRST_S * 2 ** len(self.restarts), BACKOFF_MAX_S)
+
+
 class Stack:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings.model_copy(
-            update={
-                "kafka_bootstrap": f"127.0.0.1:{settings.kafka_port}",
-                "mongo_url": f"mongodb://127.0.0.1:{settings.mongo_port}/?directConnection=true",
-            }
-        )
+        self.settings = embedded_settings(settings)
         self.data = settings.data_dir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.parts: list[Part] = []
+        self._stopping = False
 
     def log(self, name: str) -> int:
         logs = self.data / "logs"
@@ -74,43 +114,101 @@ class Stack:
             }
         )
         print(f"starting the broker on {s.kafka_bootstrap} and the database on port {s.mongo_port}")
-        self.procs.append(("kafka", embedded.start_broker(s.kafka_port, self.log("kafka"))))
-        self.procs.append(
-            ("mongo", embedded.start_mongo(s.mongo_port, self.data / "mongo", self.log("mongo")))
+        self._run(Part("kafka", lambda: embedded.start_broker(s.kafka_port, self.log("kafka"))))
+        self._run(
+            Part(
+                "mongo",
+                lambda: embedded.start_mongo(
+                    s.mongo_port, self.data / "mongo", self.log("mongo"), sync_on_commit=True
+                ),
+            )
         )
         asyncio.run(kafka.ensure_topics(s))
         for svc in SERVICES:
             url = s.service_url(svc.name)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "stack.cli", "serve", svc.name],
-                env=child_env(s),
-                stdout=self.log(svc.name),
-                stderr=subprocess.STDOUT,
-            )
-            self.procs.append((svc.name, proc))
-            wait_ready(url, proc, svc.name)
+            part = self._run(Part(svc.name, self._service(svc.name)))
+            assert part.proc is not None
+            wait_ready(url, part.proc, svc.name)
             print(f"  {svc.name:<9} ready at {url}  (API docs: {url}/docs)")
 
+    def _service(self, name: str) -> Callable[[], subprocess.Popen[bytes]]:
+        def launch() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "stack.cli", "serve", name],
+                env=child_env(self.settings),
+                stdout=self.log(name),
+                stderr=subprocess.STDOUT,
+            )
+
+        return launch
+
+    def _run(self, part: Part) -> Part:
+        part.proc = part.launch()
+        if part not in self.parts:
+            self.parts.append(part)
+        return part
+
     def stop(self) -> None:
-        for name, proc in reversed(self.procs):
-            embedded.stop(proc)
-            print(f"  stopped {name}")
-        self.procs.clear()
+        for part in reversed(self.parts):
+            if part.proc is not None:
+                embedded.stop(part.proc)
+            print(f"  stopped {part.name}")
+        self.parts.clear()
 
     def wait(self) -> None:
-        """Block until Ctrl-C or SIGTERM, or until a part dies."""
-        stopping = False
+        """Watch the parts until Ctrl-C or SIGTERM, starting again any that dies; return
+        early if one keeps failing."""
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
+            self._stopping = True
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        while not stopping:
-            for name, proc in self.procs:
-                if proc.poll() is not None:
-                    log = self.data / "logs" / f"{name}.log"
-                    print(f"{name} exited with code {proc.returncode}; stopping (see {log})")
-                    return
-            time.sleep(0.5)
+        self.watch(lambda: self._stopping)
+
+    def watch(self, stop: Callable[[], bool]) -> bool:
+        """Supervise the parts until ``stop()``; False if one kept failing."""
+        while not stop():
+            for part in self.parts:
+                if not self.supervise(part):
+                    return False
+            time.sleep(0.2)
+        return True
+
+    def part(self, name: str) -> Part:
+        return next(p for p in self.parts if p.name == name)
+
+    def supervise(self, part: Part) -> bool:
+        """Start a dead part again when its backoff is over; False when it keeps failing."""
+        now = time.monotonic()
+        if part.restart_at is not None:
+            if now >= part.restart_at:
+                part.restart_at = None
+                try:
+                    self._run(part)
+                except embedded.StartFailed as exc:
+                    print(f"{part.name} did not start again: {exc}", flush=True)
+                    return self._schedule(part, now)
+                print(f"{part.name} started again", flush=True)
+            return True
+        if part.proc is None or part.proc.poll() is None:
+            return True
+        print(f"{part.name} exited with code {part.proc.returncode}", end="; ", flush=True)
+        return self._schedule(part, now)
+
+    def _schedule(self, part: Part, now: float) -> bool:
+        while part.restarts and now - part.restarts[0] > RESTART_WINDOW_S:
+            part.restarts.popleft()
+        if len(part.restarts) >= RESTARTS_ALLOWED:
+            log = self.data / "logs" / f"{part.name}.log"
+            print(
+                f"it failed {len(part.restarts) + 1} times within {RESTART_WINDOW_S:.0f} s; "
+                f"stopping everything (see {log})",
+                flush=True,
+            )
+            return False
+        delay = part.backoff()
+        part.restarts.append(now)
+        part.restart_at = now + delay
+        print(f"starting it again in {delay:.0f} s", flush=True)
+        return True

@@ -64,9 +64,9 @@ class ExchangeStore(AggregateStore):
         doc = await self.db[ORGANISATIONS].find_one({"_id": org_id})
         return Organisation.model_validate({**doc, "id": doc["_id"]}) if doc else None
 
-    async def apply_organisation(self, org_id: str, version: int, fields: dict[str, Any]) -> bool:
-        """Record what an organisation event says, unless a newer one is already here."""
-        return await mongo.apply_if_newer(self.db[ORGANISATIONS], org_id, version, fields)
+    async def apply_organisations(self, changes: list[tuple[str, int, dict[str, Any]]]) -> int:
+        """Record what organisation events say, except where a newer one is already here."""
+        return await mongo.apply_newer(self.db[ORGANISATIONS], changes)
 
     async def count(self, kind: type[Aggregate]) -> int:
         return await self.db[COLLECTIONS[kind]].count_documents({})

@@ -1,4 +1,5 @@
-"""Event subscribers: the index follows the log (``pspx.follow``), in batches.
+"""Event subscribers: the index follows the log (no consumer group: ``pspx.follow``), in
+batches.
 
 At start the follower hands over the log as it stood, which is folded in
 without ranking; once it is all read, the index is built in one fit, every
@@ -13,8 +14,8 @@ import asyncio
 import logging
 from collections import Counter
 
+from pspx.consumers import Batch, Intake
 from pspx.events import Envelope, Event
-from pspx.follow import Batch, Follower
 from pspx.logs import current_correlation_id
 from pspx.runtime import Runtime
 from services.matching.index import FOLDS, MatchingIndex
@@ -33,8 +34,8 @@ class Handlers:
         self.loaded = asyncio.Event()
         self.folded_at_start = 0
 
-    def subscribe(self) -> Follower:
-        return self.runtime.follow(
+    def subscribe(self) -> Intake:
+        return self.runtime.consume(
             SUBSCRIPTION, FOLDS, self.on_batch, on_caught_up=self.on_caught_up
         )
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from pspx.consumers import Intake
 from pspx.errors import NotFound
-from pspx.follow import Follower
 from services.matching.documents import Query, need_query
 from services.matching.engine import Consortium, Engine, Hit
 from services.matching.index import MatchingIndex, title
@@ -111,9 +111,9 @@ def consortium(engine: Engine, found: Consortium | None) -> ConsortiumView:
 
 
 class MatchingQueries:
-    def __init__(self, index: MatchingIndex, follower: Follower) -> None:
+    def __init__(self, index: MatchingIndex, intake: Intake) -> None:
         self.index = index
-        self.follower = follower
+        self.intake = intake
 
     def _need_query(
         self,
@@ -219,8 +219,8 @@ class MatchingQueries:
             vocabulary=stats.vocabulary,
             delta_docs=stats.delta_docs,
             log=LogView(
-                read=self.follower.read,
-                skipped=dict(self.follower.skipped),
-                dead_lettered=self.follower.dead_lettered,
+                read=self.intake.read,
+                skipped=dict(self.intake.skipped),
+                dead_lettered=self.intake.dead_lettered,
             ),
         )
