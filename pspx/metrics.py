@@ -19,7 +19,9 @@ EVENTS_DEAD_LETTERED = Counter(
     "pspx_events_dead_lettered_total", "Events sent to a dead-letter topic", ["topic", "consumer"]
 )
 OUTBOX_PENDING = Gauge(
-    "pspx_outbox_pending", "Outbox events not yet acknowledged by Kafka", ["source"]
+    "pspx_outbox_pending",
+    "Committed changes whose events Kafka has not yet acknowledged",
+    ["source"],
 )
 RELAY_REPUBLISHED = Counter(
     "pspx_relay_republished_total",

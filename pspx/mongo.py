@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,36 +41,50 @@ async def apply_newer(
 ) -> int:
     """The consumer-side version guard, for many documents at once: each ``(id, version,
     fields)`` is written only over an older stored copy (or where there is none), so a
-    duplicate or an older event changes nothing. Returns how many were written.
+    duplicate or an older event changes nothing. Returns how many documents were written.
 
-    One unordered write per round: a batch's first change of each document, then its
-    second, and so on in version order, as if they came one by one (an event may carry
-    only some fields, as a removal does).
+    A batch's changes of one document are folded in version order first (an event may
+    carry only some fields, as a removal does), then each document is written once: new
+    ones in one insert, the rest in one bulk update guarded by their version.
     """
-    by_doc: dict[str, list[tuple[int, Document]]] = defaultdict(list)
-    for doc_id, version, fields in changes:
-        by_doc[doc_id].append((version, fields))
-    rounds: list[list[UpdateOne]] = []
-    for doc_id, versions in by_doc.items():
-        for i, (version, fields) in enumerate(sorted(versions, key=lambda v: v[0])):
-            if i == len(rounds):
-                rounds.append([])
-            rounds[i].append(
-                UpdateOne(
-                    {"_id": doc_id, "version": {"$lt": version}},
-                    {"$set": {**fields, "version": version}},
-                    upsert=True,
-                )
-            )
-    return sum([await _write_newer(collection, ops) for ops in rounds])
+    ids = list(dict.fromkeys(doc_id for doc_id, _, _ in changes))
+    stored = {
+        d["_id"]: d.get("version", 0)
+        async for d in collection.find({"_id": {"$in": ids}}, {"version": 1})
+    }
+    folded: dict[str, Document] = {}
+    for doc_id, version, fields in sorted(changes, key=lambda c: c[1]):
+        if version > stored.get(doc_id, 0):
+            folded[doc_id] = {**folded.get(doc_id, {}), **fields, "version": version}
+    new = [{"_id": doc_id, **doc} for doc_id, doc in folded.items() if doc_id not in stored]
+    updates = [
+        UpdateOne({"_id": doc_id, "version": {"$lt": doc["version"]}}, {"$set": doc}, upsert=True)
+        for doc_id, doc in folded.items()
+        if doc_id in stored
+    ]
+    written = 0
+    if new:
+        try:
+            written += len((await collection.insert_many(new, ordered=False)).inserted_ids)
+        except BulkWriteError as exc:  # written meanwhile by another: the guarded update decides
+            _only_duplicates(exc)
+            written += int(exc.details.get("nInserted", 0))
+            taken = {e["op"]["_id"] for e in exc.details["writeErrors"]}
+            updates += [
+                UpdateOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, {"$set": d})
+                for d in new
+                if d["_id"] in taken
+            ]
+    if updates:
+        try:
+            result = await collection.bulk_write(updates, ordered=False)
+            written += result.modified_count + result.upserted_count
+        except BulkWriteError as exc:  # an upsert that met a newer copy: nothing to write there
+            _only_duplicates(exc)
+            written += int(exc.details.get("nModified", 0)) + int(exc.details.get("nUpserted", 0))
+    return written
 
 
-async def _write_newer(collection: AsyncCollection[Document], ops: list[UpdateOne]) -> int:
-    try:
-        result = await collection.bulk_write(ops, ordered=False)
-    except BulkWriteError as exc:
-        # A duplicate key is an upsert that met a newer stored copy: nothing to write there.
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
-        return int(exc.details.get("nModified", 0)) + int(exc.details.get("nUpserted", 0))
-    return result.modified_count + result.upserted_count
+def _only_duplicates(exc: BulkWriteError) -> None:
+    if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        raise exc

@@ -1,15 +1,19 @@
 """The transactional outbox and its relay.
 
 A service writes its change and the change's events in one Mongo transaction
-(``Outbox.add`` inside ``pspx.mongo.in_transaction``). The relay publishes
-pending records in order and marks them sent only after the broker's ack, so a
-crash can duplicate an event but never lose one.
+(``Outbox.stage`` inside ``pspx.mongo.in_transaction``): each event goes into
+the history (``outbox``, kept for ever, in order) and the change as a whole
+gets one pending marker (``outbox_pending``) carrying its events. The relay
+publishes the events of pending changes in order and deletes a change's marker
+only after the broker acknowledged all of them, so a crash can duplicate an
+event but never lose one. One marker a change rather than a flag an event: an
+import of 500 organisations costs the relay one read and one delete, and never
+a read of the history, which only a replay needs.
 
-Records are kept after they are sent, with the position the broker gave them.
-A relay checks, at start and then every ``log_check_s``, that the broker still
-holds each topic's whole history (the first and the last record it sent to
-each partition, read back where the broker put them); when a topic lost any of
-it (the embedded broker forgets everything on restart, a rebuilt cluster
+The relay notes, per partition, where the broker put the first and the last
+event it sent there (``outbox_positions``). It checks, at start and then every
+``log_check_s``, that the broker still holds them; when a topic lost any of its
+history (the embedded broker forgets everything on restart, a rebuilt cluster
 starts empty), the relay republishes the topic's history in order, appended
 after whatever the broker holds now, so a consumer at any position reads it
 all again (consumers are idempotent). ``pspx replay`` does the same on demand.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +32,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -38,9 +43,7 @@ from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
-PENDING = "pending"
-SENT = "sent"
+BATCH = 500  # events published per round trip to the broker
 
 _last_seq = 0
 
@@ -52,21 +55,25 @@ def _next_seq() -> int:
     return _last_seq
 
 
+def history_id(topic: str, seq: int) -> str:
+    """A history record's id: its topic, then its sequence, so that ids sort in order."""
+    return f"{topic}/{seq:020d}"
+
+
 class Outbox:
     def __init__(
         self, db: AsyncDatabase[dict[str, Any]], source: str, topics: Sequence[str]
     ) -> None:
-        self.records = db["outbox"]
+        self.records = db["outbox"]  # every event staged, in order: the history
+        self.pending = db["outbox_pending"]  # a change not yet sent, with its events
+        self.positions = db["outbox_positions"]  # where the broker put each partition's ends
         self.source = source
         self.topics = frozenset(topics)
         self.written = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
-        await self.records.create_index([("status", ASCENDING), ("seq", ASCENDING)])
-        await self.records.create_index([("topic", ASCENDING), ("seq", ASCENDING)])
-        await self.records.create_index(
-            [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
-        )
+        # The history needs no index of its own: its ids sort by topic, then sequence.
+        await self.pending.create_index([("seq", ASCENDING)])
 
     async def add(
         self,
@@ -89,7 +96,7 @@ class Outbox:
         correlation_id: str,
     ) -> list[Envelope]:
         """Stage (event, aggregate id, aggregate version) items inside the caller's
-        transaction, in one write; they exist only if it commits."""
+        transaction, as one pending change; they exist only if it commits."""
         strays = sorted({e.topic for e, _, _ in items} - self.topics)
         if strays:
             raise ValueError(f"{self.source} does not produce to {', '.join(strays)}")
@@ -103,76 +110,103 @@ class Outbox:
             )
             for event, aggregate_id, aggregate_version in items
         ]
-        if envelopes:
-            now = datetime.now(UTC)
-            await self.records.insert_many(
-                [
-                    {
-                        "_id": str(env.event_id),
-                        "seq": _next_seq(),
-                        "topic": event.topic,
-                        "status": PENDING,
-                        "envelope": env.model_dump(mode="json"),
-                        "created_at": now,
-                    }
-                    for env, (event, _, _) in zip(envelopes, items, strict=True)
-                ],
-                session=session,
-            )
+        if not envelopes:
+            return envelopes
+        now = datetime.now(UTC)
+        seqs = [_next_seq() for _ in envelopes]
+        records = [
+            {
+                "_id": history_id(event.topic, seq),
+                "event_id": str(env.event_id),
+                "topic": event.topic,
+                "envelope": env.model_dump(mode="json"),
+                "created_at": now,
+            }
+            for seq, env, (event, _, _) in zip(seqs, envelopes, items, strict=True)
+        ]
+        await self.records.insert_many(records, session=session)
+        marker = {
+            "_id": str(uuid.uuid4()),
+            "seq": seqs[0],
+            "count": len(records),
+            "events": [{k: r[k] for k in ("event_id", "topic", "envelope")} for r in records],
+        }
+        await self.pending.insert_one(marker, session=session)
         return envelopes
 
     def wake_relay(self) -> None:
         self.written.set()
 
-    async def pending(self, limit: int) -> list[dict[str, Any]]:
-        cursor = self.records.find({"status": PENDING}).sort("seq", ASCENDING).limit(limit)
-        return await cursor.to_list()
+    async def pending_changes(self, events: int) -> list[dict[str, Any]]:
+        """The oldest pending changes, about ``events`` events' worth (at least one change)."""
+        changes: list[dict[str, Any]] = []
+        total = 0
+        async for marker in self.pending.find().sort("seq", ASCENDING).limit(events):
+            changes.append(marker)
+            total += marker["count"]
+            if total >= events:
+                break
+        return changes
 
-    async def mark_sent(
+    async def sent(self, changes: Sequence[dict[str, Any]]) -> None:
+        await self.pending.delete_many({"_id": {"$in": [c["_id"] for c in changes]}})
+
+    async def note_positions(
         self, records: Sequence[dict[str, Any]], acks: Sequence[RecordMetadata]
     ) -> None:
-        """Record each event as sent, with where the broker put it."""
-        now = datetime.now(UTC)
-        await self.records.bulk_write(
+        """Remember, per partition, the first event ever acknowledged there and the last."""
+        ends: dict[tuple[str, int], tuple[dict[str, Any], RecordMetadata]] = {}
+        firsts: dict[tuple[str, int], tuple[dict[str, Any], RecordMetadata]] = {}
+        for record, ack in zip(records, acks, strict=True):
+            key = (ack.topic, ack.partition)
+            firsts.setdefault(key, (record, ack))
+            ends[key] = (record, ack)
+        await self.positions.bulk_write(
             [
                 UpdateOne(
-                    {"_id": r["_id"]},
+                    {"_id": f"{topic}/{partition}"},
                     {
-                        "$set": {
-                            "status": SENT,
-                            "sent_at": now,
-                            "partition": a.partition,
-                            "offset": a.offset,
-                        }
+                        "$setOnInsert": {
+                            "topic": topic,
+                            "partition": partition,
+                            "first": {
+                                "offset": firsts[(topic, partition)][1].offset,
+                                "event_id": firsts[(topic, partition)][0]["event_id"],
+                            },
+                        },
+                        "$set": {"last": {"offset": ack.offset, "event_id": record["event_id"]}},
                     },
+                    upsert=True,
                 )
-                for r, a in zip(records, acks, strict=True)
+                for (topic, partition), (record, ack) in ends.items()
             ]
         )
 
-    async def history(self, topic: str) -> AsyncIterator[dict[str, Any]]:
-        """Every record of a topic in publication order, sent or not."""
-        async for record in self.records.find({"topic": topic}).sort("seq", ASCENDING):
-            yield record
-
     async def ends(self, topic: str) -> dict[TopicPartition, dict[int, str]]:
-        """Per partition, the offsets of the first and the last record sent there, with
-        their event ids: what the broker must still hold for the history to be whole."""
+        """Per partition, the offsets of the first and the last event sent there, with their
+        event ids: what the broker must still hold for the history to be whole."""
         ends: dict[TopicPartition, dict[int, str]] = {}
-        for partition in await self.records.distinct("partition", {"topic": topic, "status": SENT}):
-            tp = TopicPartition(topic, partition)
-            query = {"topic": topic, "status": SENT, "partition": partition}
-            for direction in (ASCENDING, DESCENDING):
-                record = await self.records.find_one(query, sort=[("offset", direction)])
-                if record is not None:
-                    ends.setdefault(tp, {})[record["offset"]] = record["_id"]
+        async for doc in self.positions.find({"topic": topic}):
+            tp = TopicPartition(topic, doc["partition"])
+            for end in (doc["first"], doc["last"]):
+                ends.setdefault(tp, {})[end["offset"]] = end["event_id"]
         return ends
+
+    async def forget_positions(self, topic: str) -> None:
+        await self.positions.delete_many({"topic": topic})
+
+    async def history(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        """Every event of a topic in publication order, sent or not."""
+        ids = {"$gte": history_id(topic, 0), "$lt": f"{topic}0"}  # "0" sorts right after "/"
+        async for record in self.records.find({"_id": ids}).sort("_id", ASCENDING):
+            yield record
 
 
 async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
     """Republish the whole history of ``topics`` in order; returns how many events."""
     published = 0
     for topic in topics:
+        await outbox.forget_positions(topic)  # the history is laid down anew
         chunk: list[dict[str, Any]] = []
         async for record in outbox.history(topic):
             chunk.append(record)
@@ -188,12 +222,12 @@ async def _send(outbox: Outbox, bus: EventBus, records: list[dict[str, Any]]) ->
         acks = await bus.publish_all(
             [(Envelope.model_validate(r["envelope"]), r["topic"]) for r in records]
         )
-        await outbox.mark_sent(records, acks)
+        await outbox.note_positions(records, acks)
     return len(records)
 
 
 class Relay:
-    """Publishes pending outbox records; restores topics the broker has lost, at start and
+    """Publishes pending changes' events; restores topics the broker has lost, at start and
     while running."""
 
     def __init__(
@@ -241,10 +275,12 @@ class Relay:
         self.restored.set()
 
     async def flush(self) -> int:
-        """Publish every pending record, oldest first; returns how many."""
+        """Publish the events of every pending change, oldest first; returns how many."""
         total = 0
-        while batch := await self.outbox.pending(BATCH):
-            total += await _send(self.outbox, self.bus, batch)
+        while changes := await self.outbox.pending_changes(BATCH):
+            records = [event for change in changes for event in change["events"]]
+            total += await _send(self.outbox, self.bus, records)
+            await self.outbox.sent(changes)
         return total
 
     def stop(self) -> None:
@@ -268,7 +304,7 @@ class Relay:
                 await self._check_due()
                 await self.flush()
                 OUTBOX_PENDING.labels(source=self.outbox.source).set(
-                    await self.outbox.records.count_documents({"status": PENDING})
+                    await self.outbox.pending.count_documents({})
                 )
             except asyncio.CancelledError:
                 raise

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from pydantic import ValidationError
 
 from pspx.http import field_errors
 from services.registry.api import RegisterOrganisation
+
+IN_FLIGHT = 4  # batches posted at once: the registry writes some while the next is read here
 
 
 @dataclass
@@ -63,23 +67,25 @@ def read(path: Path) -> Iterator[tuple[int, RegisterOrganisation | str]]:
                 yield number, f"line {number}: {problems}"
 
 
-def post_batch(
-    client: httpx.Client, batch: list[RegisterOrganisation], summary: ImportSummary
-) -> None:
+def post_batch(client: httpx.Client, batch: list[RegisterOrganisation]) -> dict[str, int]:
     response = client.post(
         "/organisations/import", json=[r.model_dump(mode="json") for r in batch], timeout=120
     )
     if response.status_code != 200:
         raise RuntimeError(f"the registry refused a batch: {response.status_code} {response.text}")
-    counts = response.json()
-    summary.registered += counts["registered"]
-    summary.updated += counts["updated"]
-    summary.unchanged += counts["unchanged"]
+    counts: dict[str, int] = response.json()
+    return counts
 
 
 def import_file(
-    registry_url: str, path: Path, batch_size: int = 500, progress: bool = True
+    registry_url: str,
+    path: Path,
+    batch_size: int = 500,
+    progress: bool = True,
+    in_flight: int = IN_FLIGHT,
 ) -> ImportSummary:
+    """Post the file's organisations in batches (one transaction each on the registry's side),
+    ``in_flight`` at a time, so that reading and validating here overlaps the writing there."""
     from tqdm import tqdm
 
     total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
@@ -87,8 +93,17 @@ def import_file(
     started = time.perf_counter()
     batch: list[RegisterOrganisation] = []
     seen: set[str] = set()
+    sent: deque[Future[dict[str, int]]] = deque()
+
+    def settle(future: Future[dict[str, int]]) -> None:
+        counts = future.result()
+        summary.registered += counts["registered"]
+        summary.updated += counts["updated"]
+        summary.unchanged += counts["unchanged"]
+
     with (
         httpx.Client(base_url=registry_url) as client,
+        ThreadPoolExecutor(max_workers=in_flight) as pool,
         tqdm(total=total, unit="org", disable=not progress, desc=path.name) as bar,
     ):
         for _, row in read(path):
@@ -101,9 +116,13 @@ def import_file(
                 batch.append(row)
             bar.update(1)
             if len(batch) == batch_size:
-                post_batch(client, batch, summary)
+                if len(sent) == in_flight:
+                    settle(sent.popleft())
+                sent.append(pool.submit(post_batch, client, batch))
                 batch = []
         if batch:
-            post_batch(client, batch, summary)
+            sent.append(pool.submit(post_batch, client, batch))
+        while sent:
+            settle(sent.popleft())
     summary.seconds = time.perf_counter() - started
     return summary

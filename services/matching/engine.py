@@ -62,10 +62,12 @@ class Settings:
     feedback_terms: int = 10
     feedback_weight: float = 0.3
     explain_terms: int = 5
-    # needs_refit thresholds, as fractions of the fitted generation.
-    refit_delta_fraction: float = 0.05
+    # needs_refit thresholds, as fractions of the fitted generation. A refit costs the
+    # whole index, so while an import grows it, refits come at a quarter's growth: about
+    # five times the final size in all, rather than twenty at a twentieth (bench/imports).
+    refit_delta_fraction: float = 0.25
     refit_dead_fraction: float = 0.2
-    refit_new_term_fraction: float = 0.02
+    refit_new_term_fraction: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from services.matching.store import MatchingStore
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = "index"
+REFIT_GAP_S = 10.0
 
 
 class Handlers:
@@ -67,13 +68,15 @@ class Handlers:
             },
         )
 
-    async def refit_when_due(self, every_s: float = 1.0) -> None:
-        """Refresh vocabulary and IDF in a worker thread; queries never wait for it."""
+    async def refit_when_due(self, every_s: float = 1.0, gap_s: float = REFIT_GAP_S) -> None:
+        """Refresh vocabulary and IDF in a worker thread when an engine's delta has grown;
+        queries never wait for it, and refits leave the CPU to the rest at least ``gap_s``."""
         while True:
             await asyncio.sleep(every_s)
             for engine in (self.index.partners, self.index.practices):
                 if engine.needs_refit:
                     await asyncio.to_thread(engine.refit)
+                    await asyncio.sleep(gap_s)
 
 
 def _correlation(events: list[tuple[Envelope, Event]]) -> str:

@@ -34,9 +34,10 @@ class RegistryStore(AggregateStore):
         return doc
 
     async def ensure_indexes(self) -> None:
-        orgs = self.db[COLLECTIONS[Organisation]]
-        for key in ("names_lc", "profile.kind", "profile.regions", "profile.service_areas"):
-            await orgs.create_index([(key, ASCENDING)])
+        # Names only: other filters (kind, region, service area) are common values, and a
+        # listing finds a page of them by scanning in id order; an index on each would cost
+        # every registration a write (bench/imports).
+        await self.db[COLLECTIONS[Organisation]].create_index([("names_lc", ASCENDING)])
         needs = self.db[COLLECTIONS[Need]]
         for key in ("commissioner_id", "status", "details.service_area"):
             await needs.create_index([(key, ASCENDING)])

@@ -161,7 +161,7 @@ async def test_bad_input_gets_field_errors_and_writes_nothing(
         runtime: Runtime = api._transport.app.state.runtime  # type: ignore[attr-defined]
         assert await runtime.db["needs"].count_documents({}) == 0
         assert await runtime.db["organisations"].count_documents({}) == 1
-        assert await runtime.db["outbox"].count_documents({}) == 1  # the council's event only
+        assert await runtime.outbox.records.count_documents({}) == 1  # the council's event only
 
 
 async def test_a_partnership_moves_through_its_stages_on_the_topic(

@@ -235,10 +235,12 @@ def test_queries_run_while_refits_swap_in_another_thread(engine: Engine) -> None
         worker.join()
 
 
-def test_needs_refit_when_the_delta_grows(engine: Engine) -> None:
+def test_needs_refit_when_the_delta_grows_by_a_quarter(engine: Engine) -> None:
     assert not engine.needs_refit
     engine.upsert(partner_document("a", "A", "charity", "Food parcels."))
-    assert engine.needs_refit  # one new document is over 5% of six
+    assert not engine.needs_refit  # one new document of known words: under 25% of six
+    engine.upsert(partner_document("b", "B", "charity", "Food parcels."))
+    assert engine.needs_refit  # two are a third
     engine.refit()
     assert not engine.needs_refit
 
