@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import IO
 
-
 OPLOG_MAX_ENTRIES = 2_000_000
 
 
