@@ -75,7 +75,6 @@ class Follower:
                     checked_at = now
                     await self._rewind_lost(consumer, probe)
         finally:
-            await probe.stop()
             await consumer.stop()
 
     async def _start_reading(self, consumer: AIOKafkaConsumer) -> None:

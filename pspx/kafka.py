@@ -12,7 +12,11 @@ from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    TopicAlreadyExistsError,
+    UnknownError,
+    UnknownTopicOrPartitionError,
+)
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from faststream.kafka import KafkaBroker
 
@@ -91,20 +95,13 @@ class Probe:
     A broker that restarted empty (the embedded one keeps nothing) or lost data
     is noticed this way by relays (what they sent) and followers (what they read).
     A direct read, not an offset count: the embedded broker's end offsets lag
-    behind what it holds, while a fetch at an offset is exact.
+    behind what it holds, while a fetch at an offset is exact. Each check uses a
+    fresh client: one that lived through a broker's restart can keep stale state.
     """
 
     def __init__(self, bootstrap: str, timeout_s: float = 3.0) -> None:
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
-        )
+        self.bootstrap = bootstrap
         self.timeout_s = timeout_s
-        self._started = False
-
-    async def stop(self) -> None:
-        if self._started:
-            await self.consumer.stop()
-            self._started = False
 
     async def lost(
         self, expected: Mapping[TopicPartition, Mapping[int, str]]
@@ -115,16 +112,31 @@ class Probe:
         partition that could not be read in time is left out: only a definite
         answer counts as lost.
         """
-        if not self._started:
-            await self.consumer.start()
-            self._started = True
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        await asyncio.wait_for(consumer.start(), self.timeout_s)
+        try:
+            return await self._lost(consumer, expected)
+        finally:
+            await consumer.stop()
+
+    async def _lost(
+        self, consumer: AIOKafkaConsumer, expected: Mapping[TopicPartition, Mapping[int, str]]
+    ) -> set[TopicPartition]:
         partitions = list(expected)
-        end = await asyncio.wait_for(self.consumer.end_offsets(partitions), self.timeout_s)
+        try:
+            end = await asyncio.wait_for(consumer.end_offsets(partitions), self.timeout_s)
+        except (UnknownError, UnknownTopicOrPartitionError):
+            # The broker answers but does not know the topic as it was: a new broker (the
+            # embedded one answers UnknownError for a topic a client wrote to before it
+            # was created again). Its history is not there.
+            return set(partitions)
         lost: set[TopicPartition] = set()
         rounds = max((len(offsets) for offsets in expected.values()), default=0)
         for i in range(rounds):
             want = {tp: sorted(offsets)[i] for tp, offsets in expected.items() if len(offsets) > i}
-            found = await self._read_at(want)
+            found = await self._read_at(consumer, want)
             for tp, offset in want.items():
                 record = found.get(tp)
                 if record is None:
@@ -135,16 +147,16 @@ class Probe:
         return lost
 
     async def _read_at(
-        self, want: Mapping[TopicPartition, int]
+        self, consumer: AIOKafkaConsumer, want: Mapping[TopicPartition, int]
     ) -> dict[TopicPartition, ConsumerRecord[bytes, bytes]]:
-        self.consumer.assign(list(want))
+        consumer.assign(list(want))
         for tp, offset in want.items():
-            self.consumer.seek(tp, offset)
+            consumer.seek(tp, offset)
         found: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         while len(found) < len(want) and asyncio.get_running_loop().time() < deadline:
             missing = [tp for tp in want if tp not in found]
-            batch = await self.consumer.getmany(*missing, timeout_ms=200)
+            batch = await consumer.getmany(*missing, timeout_ms=200)
             for tp, records in batch.items():
                 if records and tp not in found:
                     found[tp] = records[0]

@@ -37,7 +37,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pspx.events import Envelope, Event, new_envelope
-from pspx.kafka import EventBus, Probe
+from pspx.kafka import EventBus, Probe, ensure_topics
 from pspx.metrics import OUTBOX_PENDING, RELAY_REPUBLISHED
 from pspx.settings import Settings
 
@@ -186,14 +186,25 @@ class Outbox:
         """Per partition, the offsets of the first and the last event sent there, with their
         event ids: what the broker must still hold for the history to be whole."""
         ends: dict[TopicPartition, dict[int, str]] = {}
-        async for doc in self.positions.find({"topic": topic}):
+        async for doc in self.positions.find({"topic": topic, "first": {"$exists": True}}):
             tp = TopicPartition(topic, doc["partition"])
             for end in (doc["first"], doc["last"]):
                 ends.setdefault(tp, {})[end["offset"]] = end["event_id"]
         return ends
 
-    async def forget_positions(self, topic: str) -> None:
+    async def begin_replay(self, topic: str) -> None:
+        """Forget where the broker put the topic's ends, and note that its history is being
+        laid down anew until ``end_replay``: an interrupted replay is started again."""
         await self.positions.delete_many({"topic": topic})
+        await self.positions.replace_one(
+            {"_id": f"replay/{topic}"}, {"replaying": topic}, upsert=True
+        )
+
+    async def end_replay(self, topic: str) -> None:
+        await self.positions.delete_one({"_id": f"replay/{topic}"})
+
+    async def replaying(self, topic: str) -> bool:
+        return await self.positions.find_one({"_id": f"replay/{topic}"}) is not None
 
     async def history(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         """Every event of a topic in publication order, sent or not."""
@@ -206,7 +217,7 @@ async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
     """Republish the whole history of ``topics`` in order; returns how many events."""
     published = 0
     for topic in topics:
-        await outbox.forget_positions(topic)  # the history is laid down anew
+        await outbox.begin_replay(topic)
         chunk: list[dict[str, Any]] = []
         async for record in outbox.history(topic):
             chunk.append(record)
@@ -214,6 +225,7 @@ async def replay(outbox: Outbox, bus: EventBus, topics: Sequence[str]) -> int:
                 published += await _send(outbox, bus, chunk)
                 chunk = []
         published += await _send(outbox, bus, chunk)
+        await outbox.end_replay(topic)
     return published
 
 
@@ -246,11 +258,26 @@ class Relay:
         """Republish, in order, each of our topics the broker no longer holds whole."""
         lost = []
         for topic in self.topics:
+            if await self.outbox.replaying(topic):  # a replay was interrupted
+                lost.append(topic)
+                continue
             ends = await self.outbox.ends(topic)
-            if ends and await self.probe.lost(ends):
+            found = await self.probe.lost(ends) if ends else set()
+            log.info(
+                "DEBUGCHECK",
+                extra={
+                    "fields": {
+                        "topic": topic,
+                        "ends": {str(k): v for k, v in ends.items()},
+                        "lost": [str(t) for t in found],
+                    }
+                },
+            )
+            if found:
                 lost.append(topic)
         if not lost:
             return 0
+        await ensure_topics(self.settings)  # a new broker: its topics as they should be
         republished = await replay(self.outbox, self.bus, lost)
         RELAY_REPUBLISHED.labels(source=self.outbox.source).inc(republished)
         log.warning(
@@ -289,10 +316,7 @@ class Relay:
         self.outbox.wake_relay()
 
     async def run(self) -> None:
-        try:
-            await self._run()
-        finally:
-            await self.probe.stop()
+        await self._run()
 
     async def _run(self) -> None:
         while not self.restored.is_set() and not self._stopping:

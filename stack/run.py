@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import httpx
+from aiokafka.errors import KafkaError
 
 from pspx import kafka
 from pspx.settings import Settings
@@ -186,7 +187,9 @@ class Stack:
                 part.restart_at = None
                 try:
                     self._run(part)
-                except embedded.StartFailed as exc:
+                    if part.name == "kafka":  # an empty broker: its topics before anyone writes
+                        asyncio.run(kafka.ensure_topics(self.settings))
+                except (embedded.StartFailed, KafkaError, OSError) as exc:
                     print(f"{part.name} did not start again: {exc}", flush=True)
                     return self._schedule(part, now)
                 print(f"{part.name} started again", flush=True)

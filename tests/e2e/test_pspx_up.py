@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from stack.embedded import free_port
@@ -101,3 +102,29 @@ def test_up_status_stop_and_restart_keeps_the_data(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_a_part_that_dies_is_started_again_with_a_line_saying_so(tmp_path: Path) -> None:
+    environ = env(tmp_path)
+    matching = f"http://127.0.0.1:{environ['PSPX_MATCHING_PORT']}"
+    proc = start(environ)
+    try:
+        wait_for_line(proc, "PSP Exchange is up")
+        [child] = [
+            c
+            for c in psutil.Process(proc.pid).children(recursive=True)
+            if "serve" in c.cmdline() and "matching" in c.cmdline()
+        ]
+        child.send_signal(signal.SIGKILL)
+        lines = wait_for_line(proc, "matching started again", timeout_s=60)
+        assert any("matching exited with code -9; starting it again in 1 s" in li for li in lines)
+        deadline = time.monotonic() + 60
+        while status(environ).returncode != 0:
+            assert time.monotonic() < deadline, status(environ).stdout
+            time.sleep(0.5)
+        assert httpx.get(f"{matching}/readyz", timeout=10).status_code == 200
+        assert proc.poll() is None  # nothing else stopped
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped kafka" in out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from pspx import topics
@@ -327,3 +329,31 @@ async def test_a_new_empty_broker_gets_the_history_back(
         assert [e.event_type for e in events] == ["organisation.registered"]
     finally:
         embedded.stop(broker)
+
+
+async def test_an_interrupted_replay_is_started_again(
+    fresh_stack: Stack, charity: dict[str, Any]
+) -> None:
+    """A replay stopped half-way (a crash, a broker gone again) is not taken as done."""
+    settings = fresh_stack.settings()
+    async with serving(build("registry", settings)) as api:
+        assert (await api.post("/organisations", json=charity)).status_code == 201
+        await read_topic(settings, topics.ORGANISATIONS, lambda rs: bool(of(rs, charity["id"])))
+        runtime: Runtime = api._transport.app.state.runtime  # type: ignore[attr-defined]
+        await runtime.outbox.begin_replay(topics.ORGANISATIONS)  # and then the process died
+    async with serving(build("registry", settings)) as api:
+        runtime = api._transport.app.state.runtime  # type: ignore[attr-defined]
+        await ready(api)  # the relay's first check of the broker is part of readiness
+        records = await read_topic(
+            settings, topics.ORGANISATIONS, lambda rs: len(of(rs, charity["id"])) >= 2
+        )
+        assert not await runtime.outbox.replaying(topics.ORGANISATIONS)
+    # The history went out again: the same event, twice (consumers are idempotent).
+    assert len({e.event_id for _, e in of(records, charity["id"])}) == 1
+
+
+async def ready(api: httpx.AsyncClient, timeout_s: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (await api.get("/readyz")).status_code != 200:
+        assert asyncio.get_running_loop().time() < deadline, (await api.get("/readyz")).text
+        await asyncio.sleep(0.1)
