@@ -29,12 +29,14 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy pspx services gateway bench tests
+	$(BIN)/mypy pspx services stack gateway bench tests
 
 bench: install-dev
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.speed
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
