@@ -263,16 +263,6 @@ class Relay:
                 continue
             ends = await self.outbox.ends(topic)
             found = await self.probe.lost(ends) if ends else set()
-            log.info(
-                "DEBUGCHECK",
-                extra={
-                    "fields": {
-                        "topic": topic,
-                        "ends": {str(k): v for k, v in ends.items()},
-                        "lost": [str(t) for t in found],
-                    }
-                },
-            )
             if found:
                 lost.append(topic)
         if not lost:
