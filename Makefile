@@ -2,23 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+WEB := gateway/web
 
-.PHONY: up test lint bench install install-dev clean
+.PHONY: up test lint bench install install-dev assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[embedded]'
+	$(BIN)/pip install --quiet -e '.[embedded,assets]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.runtime
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+# The browser files the gateway serves, copied out of npm packages (Node is in the venv).
+$(WEB)/static/vendor: $(WEB)/package-lock.json $(WEB)/build.py | $(VENV)/.runtime
+	$(BIN)/npm ci --prefix $(WEB) --no-audit --no-fund
+	$(BIN)/python -m gateway.web.build
+	touch $@
+
+assets: $(WEB)/static/vendor
+install: $(VENV)/.runtime assets
+install-dev: $(VENV)/.dev assets
 
 up: install
 	$(BIN)/pspx up
@@ -39,4 +47,4 @@ bench: install-dev
 	$(BIN)/python -m bench.faults
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/static/vendor

@@ -110,11 +110,16 @@ async def dead_letter(
 
 
 class Intake:
-    """Turns one subscription's records into typed batches for its handler."""
+    """Turns one subscription's records into typed batches for its handler.
+
+    ``kafka=None`` makes a reader that publishes nothing (the gateway's live
+    fan-out): a record it cannot read is logged and counted, and left to the
+    dead-letter topics of the services that consume it for real.
+    """
 
     def __init__(
         self,
-        kafka: KafkaBroker,
+        kafka: KafkaBroker | None,
         settings: Settings,
         subscription: Subscription,
         handled: Collection[type[Event]],
@@ -197,6 +202,12 @@ class Intake:
 
     async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
         self.dead_lettered += 1
+        if self.kafka is None:
+            log.warning(
+                "skipping a record this reader cannot handle",
+                extra={"fields": {"topic": record.topic, "error": repr(error)}},
+            )
+            return
         await dead_letter(self.kafka, self.subscription, record, error, attempts)
 
 

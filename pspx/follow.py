@@ -32,7 +32,9 @@ from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STALL_S = 10.0  # the log stopped short of the end offsets it reported: read on live
+# A partition that has not moved towards the end offset it reported at start for this long
+# is read on live: the embedded broker can report an end it never serves.
+STALL_S = 5.0
 
 
 class Follower:
@@ -47,6 +49,7 @@ class Follower:
         self.on_caught_up = on_caught_up
         self.caught_up = asyncio.Event()
         self._target: dict[TopicPartition, int] = {}
+        self._moved: dict[TopicPartition, tuple[int, float]] = {}  # position, when it changed
         self._last: dict[TopicPartition, tuple[int, str]] = {}
 
     async def run(self) -> None:
@@ -62,15 +65,13 @@ class Follower:
         try:
             await self._start_reading(consumer)
             checked_at = asyncio.get_running_loop().time()
-            idle_since = checked_at
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
                 records = [r for rs in batch.values() for r in rs]
                 now = asyncio.get_running_loop().time()
-                idle_since = now if records else idle_since
                 await self._take(records)
                 if not self.caught_up.is_set():
-                    await self._maybe_caught_up(consumer, stalled=now - idle_since > STALL_S)
+                    await self._maybe_caught_up(consumer, now)
                 if now - checked_at >= self.settings.log_check_s:
                     checked_at = now
                     await self._rewind_lost(consumer, probe)
@@ -91,18 +92,31 @@ class Follower:
         else:
             await consumer.seek_to_beginning(*partitions)
             self._target = {tp: n for tp, n in (await consumer.end_offsets(partitions)).items()}
-        await self._maybe_caught_up(consumer, stalled=False)
+        await self._maybe_caught_up(consumer, asyncio.get_running_loop().time())
 
-    async def _maybe_caught_up(self, consumer: AIOKafkaConsumer, *, stalled: bool) -> None:
-        behind = [tp for tp, end in self._target.items() if await consumer.position(tp) < end]
-        if behind and not stalled:
-            return
-        if behind:
+    async def _maybe_caught_up(self, consumer: AIOKafkaConsumer, now: float) -> None:
+        behind, stalled = [], []
+        for tp, end in self._target.items():
+            position = await consumer.position(tp)
+            if position >= end:
+                continue
+            seen = self._moved.get(tp)
+            if seen is None or seen[0] != position:
+                self._moved[tp] = (position, now)
+                behind.append(tp)
+            elif now - seen[1] > STALL_S:
+                stalled.append(tp)
+            else:
+                behind.append(tp)
+        if stalled:
             log.warning(
-                "the log ended short of its end offsets; reading on live",
-                extra={"fields": {"partitions": sorted(str(tp) for tp in behind)}},
+                "the log stopped short of its end offsets; reading on live",
+                extra={"fields": {"partitions": sorted(str(tp) for tp in stalled)}},
             )
-        await self._catch_up()
+            for tp in stalled:
+                del self._target[tp]
+        if not behind:
+            await self._catch_up()
 
     async def _catch_up(self) -> None:
         if self.caught_up.is_set():

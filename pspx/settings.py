@@ -23,12 +23,35 @@ class Settings(BaseSettings):
     db_prefix: str = Field("pspx", description="Each service's database is <prefix>_<service>")
 
     host: str = Field("127.0.0.1", description="Interface the HTTP APIs bind to")
+    gateway_port: int = Field(8100, description="Gateway HTTP port (GraphQL at /graphql)")
     registry_port: int = Field(8101, description="Registry HTTP port")
     matching_port: int = Field(8102, description="Matching HTTP port")
     exchange_port: int = Field(8103, description="Exchange HTTP port")
     registry_url: str = Field("", description="Registry base URL for callers (default from port)")
     matching_url: str = Field("", description="Matching base URL for callers (default from port)")
     exchange_url: str = Field("", description="Exchange base URL for callers (default from port)")
+    gateway_url: str = Field("", description="Gateway base URL for callers (default from port)")
+
+    oidc_issuer: str = Field(
+        "",
+        description="OpenID Connect issuer whose tokens the gateway accepts; empty: the gateway "
+        "signs its own tokens with a key under the data directory (embedded default)",
+    )
+    oidc_audience: str = Field("pspx", description="Audience a token must name")
+    oidc_jwks_url: str = Field("", description="The OpenID Connect provider's JWKS URL")
+    oidc_org_claim: str = Field(
+        "pspx_org", description="Token claim naming the user's organisation"
+    )
+    oidc_role_claim: str = Field("pspx_role", description="Token claim naming the user's role")
+    token_ttl_s: int = Field(
+        8 * 3600, gt=0, le=30 * 86400, description="Lifetime of tokens the gateway signs itself"
+    )
+    live_window_s: float = Field(
+        300,
+        gt=0,
+        le=3600,
+        description="How far back a reconnecting subscription can resume from its cursor",
+    )
 
     kafka_port: int = Field(9092, description="Embedded broker port (pspx up)")
     mongo_port: int = Field(27017, description="Embedded Mongo-wire server port (pspx up)")

@@ -51,3 +51,9 @@ class ServiceSpec:
 
     def url(self, settings: Settings) -> str:
         return settings.service_url(self.name)
+
+    def entry(self, settings: Settings) -> str:
+        """Where a person goes next: the GraphQL endpoint of the public entry, else the API
+        docs."""
+        url = self.url(settings)
+        return f"GraphQL: {url}/graphql" if self.public else f"API docs: {url}/docs"

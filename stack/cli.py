@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -98,7 +98,7 @@ def status() -> None:
             )
         except httpx.HTTPError:
             ok, state = False, "down"
-        rows.append((svc.name, url, state))
+        rows.append((svc.name, url, f"{state}  ({svc.entry(settings)})"))
         healthy &= ok
     for name, where, state in rows:
         print(f"{name:<10} {where:<28} {state}")
@@ -171,6 +171,50 @@ async def _replay(settings: Settings, service: str, chosen: list[str]) -> int:
         return await republish(runtime.outbox, runtime.bus, chosen)
     finally:
         await runtime.stop()
+
+
+@app.command()
+def token(
+    org: Annotated[str | None, typer.Option(help="The organisation the user acts for")] = None,
+    role: Annotated[str | None, typer.Option(help="commissioner, partner or operator")] = None,
+    name: Annotated[str | None, typer.Option(help="What the user does, e.g. a job title")] = None,
+    subject: Annotated[str | None, typer.Option(help="The user's id (default: role@org)")] = None,
+    demo: Annotated[bool, typer.Option(help="A token for each demo user instead")] = False,
+) -> None:
+    """Print a token the gateway accepts, for trying the API (embedded sign-in only)."""
+    from gateway.auth import LocalKeys, Principal, Role, SignInRefused, check_fits
+    from stack.demo.users import demo_users, registered_kind
+
+    settings = Settings()
+    if settings.oidc_issuer:
+        _refuse("token", "PSPX_OIDC_ISSUER is set: tokens come from your identity provider")
+    keys = LocalKeys(settings)
+    if demo:
+        for user in demo_users():
+            print(f"{user.subject}\t{user.role}\t{user.org_id}\t{keys.sign(user.principal())}")
+        return
+    if org is None or role is None:
+        _refuse("token", "give --org and --role, or --demo")
+    if role not in set(Role):
+        _refuse("token", f"unknown role {role!r} (one of {', '.join(Role)})")
+    principal = Principal(subject or f"{role}@{org}", org, Role(role), name)
+    registry = settings.service_url("registry")
+    try:
+        check_fits(principal, registered_kind(registry, org))
+    except SignInRefused as exc:
+        _refuse("token", str(exc))
+    except httpx.HTTPError:
+        print(
+            f"pspx token: warning: the registry at {registry} did not answer, "
+            f"so organisation {org} could not be checked",
+            file=sys.stderr,
+        )
+    print(keys.sign(principal))
+
+
+def _refuse(command: str, reason: str) -> NoReturn:
+    print(f"pspx {command}: {reason}", file=sys.stderr)
+    raise typer.Exit(2)
 
 
 @app.command()

@@ -23,7 +23,12 @@ END = "<!-- end of services -->"
 def asyncapi() -> str:
     """One AsyncAPI document for every service's broker (publishers and subscribers)."""
     settings = Settings()
-    brokers = [manifest.build(s.name, settings).state.runtime.kafka for s in manifest.SERVICES]
+    # The gateway publishes nothing and only follows: add_followers describes it.
+    brokers = [
+        manifest.build(s.name, settings).state.runtime.kafka
+        for s in manifest.SERVICES
+        if s.produces or any(sub.group for sub in s.consumes)
+    ]
     spec = AsyncAPI(
         *brokers,
         title="PSP Exchange events",
@@ -130,7 +135,15 @@ def generated() -> dict[Path, str]:
         DOCS / "asyncapi.json": asyncapi(),
         DOCS / "events.md": catalogue(),
         ARCHITECTURE: architecture(),
+        DOCS / "schema.graphql": graphql_sdl(),
     }
+
+
+def graphql_sdl() -> str:
+    """The gateway's schema, for clients and reviewers who do not run it."""
+    from gateway.schema import sdl
+
+    return sdl()
 
 
 def write() -> list[Path]:

@@ -40,8 +40,24 @@ MATCHING = ServiceSpec(
     ),
 )
 
+GATEWAY = ServiceSpec(
+    name="gateway",
+    module="gateway.app",
+    port_setting="gateway_port",
+    summary="the public GraphQL API: sign-in, authorisation, and live alerts from the topics",
+    consumes=(
+        Subscription(
+            "live",
+            (topics.MATCHES, topics.PARTNERSHIPS, topics.PRACTICES),
+            group=None,
+            start="latest",
+        ),
+    ),
+    public=True,
+)
+
 # In start order: producers first, so consumers find topics with history when they start.
-SERVICES: tuple[ServiceSpec, ...] = (REGISTRY, EXCHANGE, MATCHING)
+SERVICES: tuple[ServiceSpec, ...] = (REGISTRY, EXCHANGE, MATCHING, GATEWAY)
 
 
 def spec(name: str) -> ServiceSpec:

@@ -130,7 +130,7 @@ class Stack:
             part = self._run(Part(svc.name, self._service(svc.name)))
             assert part.proc is not None
             wait_ready(url, part.proc, svc.name)
-            print(f"  {svc.name:<9} ready at {url}  (API docs: {url}/docs)")
+            print(f"  {svc.name:<9} ready at {url}  ({svc.entry(s)})")
 
     def _service(self, name: str) -> Callable[[], subprocess.Popen[bytes]]:
         def launch() -> subprocess.Popen[bytes]:

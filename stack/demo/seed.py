@@ -10,7 +10,12 @@ import httpx
 from stack.importer import ImportSummary, import_file
 
 DATA = Path(__file__).parent / "data"
-ORGANISATION_FILES = ("commissioners.jsonl", "uk_charities.jsonl", "partners_multilingual.jsonl")
+ORGANISATION_FILES = (
+    "commissioners.jsonl",
+    "uk_charities.jsonl",
+    "partners_multilingual.jsonl",
+    "platform.jsonl",
+)
 
 
 def is_empty(registry_url: str) -> bool:

@@ -74,6 +74,17 @@ def test_a_service_imports_the_kernel_and_itself_only(service: str) -> None:
     assert strays == set()
 
 
+def test_the_gateway_reaches_the_services_over_http_only() -> None:
+    strays = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "gateway").rglob("*.py")
+        if "node_modules" not in path.parts
+        for name in imports(path)
+        if name.split(".")[0] in {"services", "stack", "pymongo", "motor", "faststream"}
+    }
+    assert strays == set()
+
+
 def test_each_service_publishes_and_subscribes_as_its_manifest_entry_says() -> None:
     spec = json.loads(docs.asyncapi())
     topics: dict[str, dict[str, set[str]]] = {"send": {}, "receive": {}}

@@ -1,0 +1,127 @@
+"""Gateway wiring: ``build(spec, settings)`` makes its ASGI app.
+
+The one public entry: GraphQL at /graphql (queries, mutations, and
+subscriptions over graphql-transport-ws, with GraphiQL served from installed
+files), /healthz, /readyz and /metrics like every service. It owns no data:
+commands and reads go over HTTP to the services; live alerts come from
+following the alert topics (``gateway.live``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway import auth, live
+from gateway.clients import ExchangeClient, MatchingClient, RegistryClient
+from gateway.schema import schema
+from gateway.schema.context import Context, Services
+from gateway.web.graphiql import graphiql_html, static_files
+from pspx import logs
+from pspx.http import create_app, error
+from pspx.settings import Settings
+from pspx.spec import ServiceSpec
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 256 * 1024  # far above any query or command; stops abuse before parsing
+RETRY_MAX_S = 10.0
+
+
+class Router(GraphQLRouter[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(graphiql_html(graphql_path="/graphql", static_prefix="/static"))
+
+
+def services_from(settings: Settings, http: httpx.AsyncClient | None = None) -> Services:
+    return Services(
+        registry=RegistryClient(settings.service_url("registry"), http),
+        exchange=ExchangeClient(settings.service_url("exchange"), http),
+        matching=MatchingClient(settings.service_url("matching"), http),
+        verifier=auth.verifier(settings),
+    )
+
+
+def build(spec: ServiceSpec, settings: Settings, *, services: Services | None = None) -> FastAPI:
+    wired = services or services_from(settings)
+    hub = live.Hub(settings.live_window_s)
+    follower = live.follower(settings, spec.subscription("live"), hub)
+
+    async def follow() -> None:
+        """Follow the alert topics, starting again (from the latest offset) if the broker
+        goes away."""
+        delay = 0.5
+        while True:
+            try:
+                await follower.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "could not follow the alert topics; trying again",
+                    extra={"fields": {"error": repr(exc), "in_s": delay}},
+                )
+                follower.caught_up.clear()
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX_S)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logs.configure(spec.name, settings.log_level)
+        task = asyncio.create_task(follow(), name="gateway.live")
+        log.info("service started", extra={"fields": {"service": spec.name}})
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await wired.close()
+
+    async def ready() -> dict[str, bool]:
+        return {"live": follower.caught_up.is_set()}
+
+    app = create_app(
+        title="PSP Exchange gateway",
+        description="The public entry: GraphQL at /graphql for commissioners, partners and "
+        "operators, with sign-in, authorisation and live subscriptions.",
+        lifespan=lifespan,
+        ready=ready,
+    )
+
+    @app.middleware("http")
+    async def _limit_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+            return error(
+                413, "too_large", f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB"
+            )
+        return await call_next(request)
+
+    async def context() -> Context:
+        return Context(wired, hub)
+
+    app.include_router(
+        Router(
+            schema,
+            path="/graphql",
+            context_getter=context,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            multipart_uploads_enabled=False,
+            include_in_schema=False,  # documented as GraphQL SDL: docs/schema.graphql
+        )
+    )
+    app.mount("/static", static_files(), name="static")
+    app.state.hub = hub
+    return app

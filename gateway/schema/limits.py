@@ -1,0 +1,133 @@
+"""What one query may ask for, and what each costs us.
+
+Depth, aliases and tokens are limited by strawberry's own extensions; the cost
+limit is ours: every field costs 1, and a field taking ``first`` costs its
+selection ``first`` times over (a list of 50 ranked partners with their
+profiles is 50 profiles), so a query that would fan out into thousands of
+service calls is refused before it runs, with a message saying how much it
+would cost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    VariableNode,
+)
+from prometheus_client import Histogram
+from strawberry.extensions import SchemaExtension
+
+MAX_COST = 5_000
+MAX_DEPTH = 12
+MAX_ALIASES = 20
+MAX_TOKENS = 3_000
+DEFAULT_FIRST = 20  # what a field taking ``first`` returns when not told
+
+GRAPHQL_LATENCY = Histogram(
+    "pspx_graphql_operation_seconds",
+    "GraphQL operations by name, type and outcome",
+    ["operation", "type", "outcome"],
+)
+
+
+class CostLimit(ValidationRule):
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        context: ValidationContext = self.context
+        fragments = {
+            d.name.value: d
+            for d in context.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        variables = getattr(context, "variable_values", None) or {}
+        cost = _cost(node.selection_set, fragments, variables, set())
+        if cost > MAX_COST:
+            context.report_error(
+                GraphQLError(
+                    f"the query would cost {cost}, more than the {MAX_COST} allowed: ask for "
+                    "fewer items (first) or fewer nested lists",
+                    node,
+                )
+            )
+
+
+def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
+    for arg in field.arguments or ():
+        if arg.name.value != "first":
+            continue
+        if isinstance(arg.value, IntValueNode):
+            return int(arg.value.value)
+        if isinstance(arg.value, VariableNode):
+            value = variables.get(arg.value.name.value)
+            return value if isinstance(value, int) else DEFAULT_FIRST
+    return None
+
+
+def _cost(
+    selection: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    visiting: set[str],
+) -> int:
+    if selection is None:
+        return 0
+    total = 0
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            inner = _cost(node.selection_set, fragments, variables, visiting)
+            first = _first(node, variables)
+            takes_first = first is not None or _paged(node)
+            total += 1 + inner * (max(first or DEFAULT_FIRST, 1) if takes_first else 1)
+        elif isinstance(node, InlineFragmentNode):
+            total += _cost(node.selection_set, fragments, variables, visiting)
+        elif isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            if name in visiting or name not in fragments:
+                continue  # a cycle or an unknown fragment: other rules report those
+            total += _cost(fragments[name].selection_set, fragments, variables, visiting | {name})
+    return total
+
+
+PAGED = {
+    "organisations",
+    "needs",
+    "partnerships",
+    "practices",
+    "searchPartners",
+    "searchPractices",
+    "similar",
+    "partners",
+    "deliverers",
+}
+
+
+def _paged(node: FieldNode) -> bool:
+    """A list field with a default page size: it costs that many even without ``first``."""
+    return node.name.value in PAGED
+
+
+class OperationMetrics(SchemaExtension):
+    """Each operation's name, type and duration, for /metrics."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        result = context.result
+        errors = getattr(result, "errors", None)
+        kind = context.operation_type.value if context.operation_type else "unknown"
+        GRAPHQL_LATENCY.labels(
+            context.operation_name or "anonymous", kind, "error" if errors else "ok"
+        ).observe(time.perf_counter() - started)
