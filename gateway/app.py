@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -27,7 +27,7 @@ from gateway.schema import schema
 from gateway.schema.context import Context, Services
 from gateway.web.graphiql import graphiql_html, static_files
 from pspx import logs
-from pspx.http import create_app, error
+from pspx.http import create_app
 from pspx.settings import Settings
 from pspx.spec import ServiceSpec
 
@@ -96,18 +96,8 @@ def build(spec: ServiceSpec, settings: Settings, *, services: Services | None = 
         "operators, with sign-in, authorisation and live subscriptions.",
         lifespan=lifespan,
         ready=ready,
+        max_request_bytes=MAX_REQUEST_BYTES,
     )
-
-    @app.middleware("http")
-    async def _limit_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-            return error(
-                413, "too_large", f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB"
-            )
-        return await call_next(request)
 
     async def context() -> Context:
         return Context(wired, hub)

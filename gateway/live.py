@@ -84,7 +84,7 @@ class Hub:
         self._forget(now)
         for envelope, event in batch:
             key = str(envelope.event_id)
-            partition, offset = where.get(key, (envelope.source, -1))
+            partition, offset = where[key]
             self._positions[partition] = max(self._positions.get(partition, 0), offset + 1)
             if key in self._seen or envelope.occurred_at < oldest:
                 continue  # a replay of what was sent, or history a lost broker got back

@@ -124,6 +124,7 @@ def create_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     ready: ReadyCheck,
+    max_request_bytes: int | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title=title,
@@ -137,7 +138,23 @@ def create_app(
     _observe(app)
     _offline_docs(app)
     _operations(app, ready)
+    if max_request_bytes is not None:
+        _limit_size(app, max_request_bytes)
     return app
+
+
+def _limit_size(app: FastAPI, max_bytes: int) -> None:
+    """Refuse a body larger than ``max_bytes`` before it is read: set far above the largest
+    valid request, so the field rules give the precise answer and this only stops abuse."""
+
+    @app.middleware("http")
+    async def limit_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            return error(413, "too_large", f"a request may carry at most {max_bytes // 1024} KB")
+        return await call_next(request)
 
 
 def _handle_errors(app: FastAPI) -> None:

@@ -15,7 +15,7 @@ from gateway.live import Hub
 from gateway.rules import NotSignedIn
 from pspx.events.registry import OrgKind
 
-Json = dict[str, Any]
+Json = dict[str, Any]  # a service's JSON answer
 
 
 @dataclass

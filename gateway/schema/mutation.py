@@ -4,13 +4,13 @@ problem (``errors``); who may run it is checked first (``gateway.rules``)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from gateway import rules
-from gateway.schema.context import Context
+from gateway.schema.context import Context, Json
 from gateway.schema.errors import Problems, attempt
 from gateway.schema.practices import Comment, Practice
 from gateway.schema.query import RouteAnswersInput
@@ -23,9 +23,6 @@ from gateway.schema.types import (
     StageEnum,
 )
 from pspx.events.registry import NeedStatus, OrgKind, Stage
-
-Json = dict[str, Any]
-
 
 OrganisationResult = Annotated[Organisation | Problems, strawberry.union("OrganisationResult")]
 NeedResult = Annotated[Need | Problems, strawberry.union("NeedResult")]

@@ -12,14 +12,14 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from strawberry import relay
 
 from gateway.rules import BadArgument, page_size
+from gateway.schema.context import Json
 
 T = TypeVar("T", bound=relay.Node)
-Json = dict[str, Any]
 Fetch = Callable[[str | None, int], Awaitable[Json]]
 
 

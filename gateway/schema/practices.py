@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from gateway import rules
-from gateway.schema.context import Context
+from gateway.schema.context import Context, Json
 from gateway.schema.types import (
     Organisation,
     OrgKindEnum,
     PracticeStatus,
     RankedPartner,
     Reason,
+    organisation,
+    when,
 )
 from pspx.events.registry import OrgKind
-
-Json = dict[str, Any]
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @strawberry.type(description="Who wrote a practice, as the exchange knows it")
@@ -37,8 +33,7 @@ class PracticeAuthor:
 
     @strawberry.field
     async def organisation(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.org_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.org_id)
 
 
 @strawberry.type
@@ -110,7 +105,7 @@ class Comment:
             body=d.get("body"),
             body_html=d.get("body_html"),
             created_at=datetime.fromisoformat(d["created_at"]),
-            edited_at=_when(d.get("edited_at")),
+            edited_at=when(d.get("edited_at")),
             editable_until=datetime.fromisoformat(d["editable_until"]),
             flag_count=d["flag_count"],
             hidden=Moderation(
@@ -220,8 +215,8 @@ class Practice(relay.Node):
             comment_count=d["comment_count"],
             created_at=datetime.fromisoformat(d["created_at"]),
             updated_at=datetime.fromisoformat(d["updated_at"]),
-            published_at=_when(d.get("published_at")),
-            withdrawn_at=_when(d.get("withdrawn_at")),
+            published_at=when(d.get("published_at")),
+            withdrawn_at=when(d.get("withdrawn_at")),
         )
 
     @classmethod

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from gateway import rules
 from gateway.auth import Role
 from gateway.clients import Refused
-from gateway.schema.context import Context
+from gateway.schema.context import Context, Json
 from gateway.schema.paging import connection
 from gateway.schema.practices import Practice, PracticeStatus, RankedPractice
 from gateway.schema.types import (
@@ -24,10 +24,10 @@ from gateway.schema.types import (
     RankedPartner,
     RouteCheck,
     StageEnum,
+    need,
+    organisation,
 )
 from pspx.events.registry import NeedStatus, OrgKind, Stage
-
-Json = dict[str, Any]
 
 
 @strawberry.input(description="Ad-hoc text to rank partners for, with optional filters")
@@ -79,8 +79,7 @@ class Viewer:
 
     @strawberry.field
     async def organisation(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.org_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.org_id)
 
 
 def _values(items: list[Any] | None) -> list[str] | None:
@@ -100,8 +99,7 @@ class Query:
 
     @strawberry.field(description="An organisation's public profile by its org-id")
     async def organisation(self, info: Info[Context, None], org_id: str) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(org_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, org_id)
 
     @strawberry.field(description="Organisations by kind, region, service area or name")
     async def organisations(
@@ -144,8 +142,7 @@ class Query:
     @strawberry.field(description="A need (signed-in users)")
     async def need(self, info: Info[Context, None], need_id: str) -> Need | None:
         rules.signed_in(await info.context.viewer())
-        found = await info.context.loaders.need.load(need_id)
-        return Need.from_json(found) if found else None
+        return await need(info, need_id)
 
     @strawberry.field(description="Needs, newest first by default (signed-in users)")
     async def needs(

@@ -22,7 +22,7 @@ from gateway.live import BadCursor, Delivery
 from gateway.rules import BadArgument
 from gateway.schema.context import Context, Loaders
 from gateway.schema.practices import Practice
-from gateway.schema.types import Need, Organisation, Partnership, Reason
+from gateway.schema.types import Need, Organisation, Partnership, Reason, need, organisation
 from pspx.events.exchange import PracticePublished
 from pspx.events.matching import MatchFound, ShortlistRanked
 from pspx.events.registry import PartnershipEvent
@@ -43,13 +43,11 @@ class MatchAlert:
 
     @strawberry.field
     async def need(self, info: Info[Context, None]) -> Need | None:
-        found = await info.context.loaders.need.load(self.need_id)
-        return Need.from_json(found) if found else None
+        return await need(info, self.need_id)
 
     @strawberry.field
     async def partner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.partner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.partner_id)
 
 
 @strawberry.type(description="A partner on a shortlist, and why it ranks there")
@@ -61,8 +59,7 @@ class ShortlistEntry:
 
     @strawberry.field
     async def partner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.partner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.partner_id)
 
 
 @strawberry.type(description="A need's shortlist was ranked: when it is posted and when it changes")

@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from gateway import rules
-from gateway.schema.context import Context
+from gateway.schema.context import Context, Json
 from pspx.events.registry import NeedStatus, OrgKind, Stage
-
-Json = dict[str, Any]
 
 OrgKindEnum = strawberry.enum(OrgKind, name="OrgKind", description="What kind of organisation")
 NeedStatusEnum = strawberry.enum(NeedStatus, name="NeedStatus")
@@ -44,7 +42,8 @@ class Recommendation(Enum):
     COMPETITIVE_PROCUREMENT = "competitive_procurement"
 
 
-def _when(value: str | None) -> datetime | None:
+def when(value: str | None) -> datetime | None:
+    """A service's optional timestamp."""
     return datetime.fromisoformat(value) if value else None
 
 
@@ -76,8 +75,7 @@ class RankedPartner:
 
     @strawberry.field(description="The partner's profile (null if it has since left)")
     async def partner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.partner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.partner_id)
 
     @classmethod
     def many(cls, results: Iterable[Json]) -> list[Self]:
@@ -104,8 +102,7 @@ class ConsortiumMember:
 
     @strawberry.field
     async def partner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.partner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.partner_id)
 
 
 @strawberry.type(description="Partners who together cover a need no single partner covers")
@@ -214,6 +211,12 @@ class Organisation(relay.Node):
         return [cls.from_json(d) if d else None for d in found]
 
 
+async def organisation(info: Info[Context, None], org_id: str) -> Organisation | None:
+    """An organisation's profile through the request's DataLoader (null if it has left)."""
+    found = await info.context.loaders.organisation.load(org_id)
+    return Organisation.from_json(found) if found else None
+
+
 # -- Needs --------------------------------------------------------------------------------
 
 
@@ -242,8 +245,7 @@ class Need(relay.Node):
 
     @strawberry.field
     async def commissioner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.commissioner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.commissioner_id)
 
     @strawberry.field(
         description="The shortlist: partners ranked for this need, best first, with the reasons "
@@ -308,6 +310,11 @@ class Need(relay.Node):
         return [cls.from_json(d) if d else None for d in found]
 
 
+async def need(info: Info[Context, None], need_id: str) -> Need | None:
+    found = await info.context.loaders.need.load(need_id)
+    return Need.from_json(found) if found else None
+
+
 # -- Partnerships -------------------------------------------------------------------------
 
 
@@ -348,7 +355,7 @@ class RouteCheck:
             missing=d["missing"],
             notes=d.get("notes", ""),
             disclaimer=d.get("disclaimer", ""),
-            checked_at=_when(d.get("checked_at")),
+            checked_at=when(d.get("checked_at")),
         )
 
 
@@ -396,7 +403,7 @@ class Outcomes:
             quality_measures=[
                 QualityMeasure(name=k, value=v) for k, v in d.get("quality_measures", {}).items()
             ],
-            recorded_at=_when(at),
+            recorded_at=when(at),
         )
 
 
@@ -421,13 +428,11 @@ class Partnership(relay.Node):
 
     @strawberry.field
     async def need(self, info: Info[Context, None]) -> Need | None:
-        found = await info.context.loaders.need.load(self.need_id)
-        return Need.from_json(found) if found else None
+        return await need(info, self.need_id)
 
     @strawberry.field
     async def commissioner(self, info: Info[Context, None]) -> Organisation | None:
-        found = await info.context.loaders.organisation.load(self.commissioner_id)
-        return Organisation.from_json(found) if found else None
+        return await organisation(info, self.commissioner_id)
 
     @strawberry.field
     async def partners(self, info: Info[Context, None]) -> list[Organisation]:

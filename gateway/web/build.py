@@ -28,7 +28,7 @@ class NpmFile:
 
     @property
     def spec(self) -> str:
-        """`package@version/path`, the file's name on unpkg."""
+        """`package@version/path`, the file's name on a CDN of npm packages."""
         return f"{self.package}@{self.version}/{self.path}"
 
     @property
@@ -37,7 +37,7 @@ class NpmFile:
         return f"vendor/{self.package}/{self.path}"
 
 
-# Exactly the files strawberry's GraphiQL page loads from unpkg.
+# Exactly the files strawberry's GraphiQL page loads from a CDN.
 GRAPHIQL = (
     NpmFile("react", "18.2.0", "umd/react.production.min.js"),
     NpmFile("react-dom", "18.2.0", "umd/react-dom.production.min.js"),

@@ -7,7 +7,7 @@ who may see it without asking the registry.
 
 These are the contracts readers validate against, so they are tolerant:
 unknown fields are ignored. The registry's HTTP API refuses unknown fields
-with its own input models (``services/registry/inputs.py``).
+with its own input models (``services/registry/api.py``).
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
-from pspx.http import create_app, error
+from pspx.http import create_app
 from pspx.runtime import Runtime
 from pspx.settings import Settings
 from pspx.spec import ServiceSpec
@@ -51,18 +51,9 @@ def build(
         ),
         lifespan=lifespan,
         ready=runtime.ready,
+        max_request_bytes=MAX_REQUEST_BYTES,
     )
 
-    @app.middleware("http")
-    async def _limit_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-            return error(
-                413, "too_large", f"a request may carry at most {MAX_REQUEST_BYTES // 1024} KB"
-            )
-        return await call_next(request)
 
     edit_window = timedelta(seconds=settings.comment_edit_window_s)
     app.state.runtime = runtime

@@ -71,7 +71,7 @@ async def page(client: httpx.AsyncClient) -> str:
 def test_strawberrys_own_page_loads_from_a_cdn_and_these_checks_see_it() -> None:
     original = get_graphql_ide_html("graphiql")
     assert len(internet_urls(original)) == 7
-    assert all(url.startswith("https://unpkg.com/") for url, _ in Loads(original).files)
+    assert all(url.startswith("https://") for url, _ in Loads(original).files)
 
 
 def test_the_page_names_no_url_on_the_internet(page: str) -> None:
@@ -105,10 +105,10 @@ def test_the_page_talks_to_the_graphql_path_it_is_given() -> None:
 
 def test_a_cdn_url_this_module_does_not_know_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     upgraded = get_graphql_ide_html("graphiql").replace(
-        "</head>", '<script src="https://cdn.example.com/new.js"></script></head>'
+        "</head>", '<script src="https://assets.invalid/new.js"></script></head>'
     )
     monkeypatch.setattr(graphiql, "get_graphql_ide_html", lambda _ide: upgraded)
-    with pytest.raises(graphiql.UnexpectedPage, match=r"https://cdn\.example\.com/new\.js"):
+    with pytest.raises(graphiql.UnexpectedPage, match=r"https://assets\.invalid/new\.js"):
         graphiql_html()
 
 
