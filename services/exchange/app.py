@@ -54,7 +54,6 @@ def build(
         max_request_bytes=MAX_REQUEST_BYTES,
     )
 
-
     edit_window = timedelta(seconds=settings.comment_edit_window_s)
     app.state.runtime = runtime
     app.state.exchange = Exchange(store, edit_window=edit_window)
