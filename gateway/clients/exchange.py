@@ -51,6 +51,16 @@ class ExchangeClient(ServiceClient):
     async def comments(self, practice_id: str) -> Json:
         return await self.get(f"/practices/{practice_id}/comments")
 
+    async def comments_by_id(self, ids: list[str]) -> dict[str, Json]:
+        found: dict[str, Json] = {}
+        for start in range(0, len(ids), 100):
+            for item in await self.get("/comments", id=ids[start : start + 100]):
+                found[item["id"]] = item
+        return found
+
+    async def moderation_queue(self, cursor: str | None, limit: int) -> Json:
+        return await self.get("/moderation/queue", cursor=cursor, limit=limit)
+
     async def draft(self, author_id: str, content: Json, publish: bool) -> Json:
         body = {**content, "author_id": author_id, "publish": publish}
         return await self.call("POST", "/practices", body=body)

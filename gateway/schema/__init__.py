@@ -19,7 +19,7 @@ from gateway.schema.limits import (
     OperationMetrics,
 )
 from gateway.schema.mutation import Mutation
-from gateway.schema.practices import Practice
+from gateway.schema.practices import Comment, Practice
 from gateway.schema.query import Query
 from gateway.schema.subscription import Subscription
 from gateway.schema.types import Need, Organisation, Partnership
@@ -28,7 +28,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Organisation, Need, Partnership, Practice],
+    types=[Organisation, Need, Partnership, Practice, Comment],
     extensions=[  # factories: each request gets extensions of its own
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

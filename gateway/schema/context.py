@@ -46,6 +46,7 @@ class Loaders:
         self.need = _loader(services.registry.needs)
         self.partnership = _loader(services.registry.partnerships)
         self.practice = _loader(services.exchange.published)
+        self.comment = _loader(services.exchange.comments_by_id)
 
 
 class Context(BaseContext):

@@ -11,6 +11,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from gateway import rules
+from gateway.auth import Role
 from gateway.schema.context import Context, Json
 from gateway.schema.types import (
     Organisation,
@@ -71,9 +72,16 @@ class Moderation:
     at: datetime
 
 
+@strawberry.type(description="Who asked a moderator to look at a comment, why and when")
+class Flag:
+    org_id: str
+    reason: str
+    at: datetime
+
+
 @strawberry.type(description="A comment on a practice; replies are threaded under it")
-class Comment:
-    comment_id: str
+class Comment(relay.Node):
+    key: relay.NodeID[str]
     version: int
     practice_id: str
     number: int
@@ -89,12 +97,27 @@ class Comment:
     flag_count: int
     hidden: Moderation | None
     replies: list[Comment]
+    flagged_by: strawberry.Private[list[Flag]]
+
+    @strawberry.field
+    def comment_id(self) -> str:
+        return self.key
+
+    @strawberry.field(description="Who flagged it and why: operators only, null for others")
+    async def flags(self, info: Info[Context, None]) -> list[Flag] | None:
+        viewer = await info.context.viewer()
+        return self.flagged_by if viewer and viewer.role is Role.OPERATOR else None
+
+    @strawberry.field(description="The practice it is on")
+    async def practice(self, info: Info[Context, None]) -> Practice | None:
+        found = await info.context.loaders.practice.load(self.practice_id)
+        return Practice.from_json(found) if found else None
 
     @classmethod
     def from_json(cls, d: Json) -> Self:
         hidden = d.get("hidden")
         return cls(
-            comment_id=d["id"],
+            key=d["id"],
             version=d["version"],
             practice_id=d["practice_id"],
             number=d["number"],
@@ -116,13 +139,32 @@ class Comment:
             if hidden
             else None,
             replies=[],
+            flagged_by=[
+                Flag(org_id=f["org_id"], reason=f["reason"], at=datetime.fromisoformat(f["at"]))
+                for f in d.get("flags", [])
+            ],
         )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        """A comment is seen by whoever may see the practice it is on."""
+        viewer = await info.context.viewer()
+        found = await info.context.loaders.comment.load_many(list(node_ids))
+        practices = await info.context.loaders.practice.load_many(
+            [d["practice_id"] if d else "" for d in found]
+        )
+        return [
+            cls.from_json(d) if d and p and rules.may_see_practice(viewer, p) else None
+            for d, p in zip(found, practices, strict=True)
+        ]
 
     @classmethod
     def threads(cls, found: Iterable[Json]) -> list[Self]:
         """The comments as threads: each top-level comment with its replies, oldest first."""
         comments = [cls.from_json(d) for d in found]
-        by_id = {c.comment_id: c for c in comments}
+        by_id = {c.key: c for c in comments}
         top: list[Self] = []
         for c in comments:
             parent = by_id.get(c.parent_id) if c.parent_id else None

@@ -13,7 +13,7 @@ from gateway.auth import Role
 from gateway.clients import Refused
 from gateway.schema.context import Context, Json
 from gateway.schema.paging import connection
-from gateway.schema.practices import Practice, PracticeStatus, RankedPractice
+from gateway.schema.practices import Comment, Practice, PracticeStatus, RankedPractice
 from gateway.schema.types import (
     Consortium,
     Need,
@@ -262,6 +262,22 @@ class Query:
             )
 
         return await connection(fetch, first, after, Practice.from_json, cap=100)
+
+    @strawberry.field(
+        description="Flagged comments no moderator has hidden yet, the longest "
+        "waiting first: operators only"
+    )
+    async def moderation_queue(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> relay.Connection[Comment]:
+        rules.operator(await info.context.viewer())
+        return await connection(
+            info.context.services.exchange.moderation_queue,
+            first,
+            after,
+            Comment.from_json,
+            cap=100,
+        )
 
     @strawberry.field(description="Published practices ranked for a search, with reasons")
     async def search_practices(

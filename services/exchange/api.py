@@ -18,7 +18,12 @@ from pspx.http import errors
 from pspx.logs import current_correlation_id
 from pspx.paging import Page
 from services.exchange.domain import CommentBody, PracticeContent, Reason, Status
-from services.exchange.queries import CommentView, ExchangeQueries, PracticeView, ResultsView
+from services.exchange.queries import (
+    CommentView,
+    ExchangeQueries,
+    PracticeView,
+    ResultsView,
+)
 from services.exchange.service import Exchange
 from services.exchange.store import Sort
 
@@ -27,6 +32,9 @@ OrgRef = Annotated[str, Field(min_length=1, max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Hits = Annotated[int, Query(ge=1, le=50, description="How many results")]
 Filter = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="next_cursor of the previous page")
+]
 STRICT = ConfigDict(extra="forbid")
 
 # Every request may meet the size limit (413) and the database being away (503).
@@ -99,9 +107,7 @@ async def list_practices(
         ),
     ] = Status.PUBLISHED,
     sort: Sort = Sort.NEWEST,
-    cursor: Annotated[
-        str | None, Query(max_length=1000, description="next_cursor of the previous page")
-    ] = None,
+    cursor: Cursor = None,
     limit: Limit = 20,
 ) -> Page[PracticeView]:
     return await queries(request).practices(
@@ -280,6 +286,14 @@ async def list_comments(practice_id: str, request: Request) -> list[CommentView]
     return await queries(request).comments(practice_id)
 
 
+@router.get("/comments", tags=["comments"], summary="Comments by id, for batch reads")
+async def comments_by_id(
+    request: Request,
+    id: Annotated[list[str], Query(min_length=1, max_length=100, description="Their ids")],
+) -> list[CommentView]:
+    return await queries(request).comments_by_id(id)
+
+
 @router.patch(
     "/comments/{comment_id}",
     tags=["comments"],
@@ -304,6 +318,17 @@ async def flag_comment(comment_id: str, body: FlagComment, request: Request) -> 
         comment_id, body.org_id, body.reason, current_correlation_id()
     )
     return queries(request).comment_view(comment)
+
+
+@router.get(
+    "/moderation/queue",
+    tags=["moderation"],
+    summary="Flagged comments no moderator has hidden yet, the longest waiting first",
+)
+async def moderation_queue(
+    request: Request, cursor: Cursor = None, limit: Limit = 20
+) -> Page[CommentView]:
+    return await queries(request).awaiting_moderation(cursor, limit)
 
 
 @router.post(

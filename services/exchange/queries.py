@@ -23,6 +23,7 @@ from pspx.paging import Page
 from services.exchange.domain import (
     Comment,
     Endorsement,
+    Flag,
     Moderation,
     Organisation,
     Practice,
@@ -30,7 +31,13 @@ from services.exchange.domain import (
     Status,
 )
 from services.exchange.matching_client import Hit, MatchingClient, Term
-from services.exchange.store import COLLECTIONS, ORDERS, ORGANISATIONS, Sort
+from services.exchange.store import (
+    AWAITING_MODERATION,
+    COLLECTIONS,
+    ORDERS,
+    ORGANISATIONS,
+    Sort,
+)
 
 Document = dict[str, Any]
 
@@ -83,6 +90,7 @@ class CommentView(BaseModel):
     edited_at: datetime | None
     editable_until: datetime
     flag_count: int
+    flags: list[Flag] = Field(description="Who asked a moderator to look, why and when")
     hidden: Moderation | None
 
     @classmethod
@@ -101,6 +109,7 @@ class CommentView(BaseModel):
                     "author_kind",
                     "created_at",
                     "edited_at",
+                    "flags",
                     "hidden",
                 }
             ),
@@ -109,6 +118,10 @@ class CommentView(BaseModel):
             editable_until=c.created_at + edit_window,
             flag_count=len(c.flags),
         )
+
+
+def _comment(doc: Document) -> Comment:
+    return Comment.model_validate({**doc, "id": doc["_id"]})
 
 
 def _practice(doc: Document) -> Practice:
@@ -196,9 +209,20 @@ class ExchangeQueries:
     async def comments(self, practice_id: str) -> list[CommentView]:
         await self._get(practice_id)
         cursor = self._comments.find({"practice_id": practice_id}).sort("number", ASCENDING)
-        return [
-            self.comment_view(Comment.model_validate({**d, "id": d["_id"]})) async for d in cursor
-        ]
+        return [self.comment_view(_comment(d)) async for d in cursor]
+
+    async def comments_by_id(self, ids: list[str]) -> list[CommentView]:
+        cursor = self._comments.find({"_id": {"$in": ids}}).sort("_id", ASCENDING)
+        return [self.comment_view(_comment(d)) async for d in cursor]
+
+    async def awaiting_moderation(self, cursor: str | None, limit: int) -> Page[CommentView]:
+        """Flagged comments not yet hidden, the longest waiting first."""
+        query = {"flagged_at": {"$exists": True}}
+        docs, next_cursor = await paging.page(
+            self._comments, query, AWAITING_MODERATION, cursor, limit
+        )
+        items = [self.comment_view(_comment(d)) for d in docs]
+        return Page[CommentView](items=items, next_cursor=next_cursor)
 
     # search, ranked by the matching service
 

@@ -6,6 +6,7 @@ version guard, and the orders (with their indexes) that practices are listed in.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ class Sort(StrEnum):
     MOST_ENDORSED = "most_endorsed"
 
 
-# Every order is descending; the id last makes it total.
+# Every order of practices is descending; the id last makes it total.
 ORDERS: dict[Sort, Order] = {
     Sort.NEWEST: Order("newest", (("listed_at", DESCENDING), ("_id", DESCENDING))),
     Sort.MOST_ENDORSED: Order(
@@ -35,17 +36,26 @@ ORDERS: dict[Sort, Order] = {
     ),
 }
 
+# The moderation queue: comments waiting for a moderator, the longest waiting first.
+AWAITING_MODERATION = Order("flagged", (("flagged_at", ASCENDING), ("_id", ASCENDING)))
+
+
+def _microseconds(at: datetime) -> int:
+    """Microseconds since the epoch: ISO strings of varying precision do not sort."""
+    return int(at.timestamp() * 1_000_000)
+
 
 class ExchangeStore(AggregateStore):
     collections: ClassVar[dict[type[Aggregate], str]] = COLLECTIONS
-    query_fields = frozenset({"listed_at"})
+    query_fields = frozenset({"listed_at", "flagged_at"})
 
     def to_document(self, aggregate: Aggregate) -> dict[str, Any]:
         doc = super().to_document(aggregate)
         if isinstance(aggregate, Practice):
-            # Microseconds since the epoch: ISO strings of varying precision do not sort.
-            listed = aggregate.published_at or aggregate.created_at
-            doc["listed_at"] = int(listed.timestamp() * 1_000_000)
+            doc["listed_at"] = _microseconds(aggregate.published_at or aggregate.created_at)
+        if isinstance(aggregate, Comment) and aggregate.flags and aggregate.hidden is None:
+            # Only a comment still waiting for a moderator has it, so the queue is one range.
+            doc["flagged_at"] = _microseconds(aggregate.flags[0].at)
         return doc
 
     async def ensure_indexes(self) -> None:
@@ -57,6 +67,7 @@ class ExchangeStore(AggregateStore):
         await self.db[COLLECTIONS[Comment]].create_index(
             [("practice_id", ASCENDING), ("number", ASCENDING)], unique=True
         )
+        await self.db[COLLECTIONS[Comment]].create_index(list(AWAITING_MODERATION.keys))
 
     # --- the organisation replica ---
 

@@ -189,12 +189,29 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
             json={"org_id": COUNCIL["id"], "reason": "off topic"},
         )
         assert flagged.json()["flag_count"] == 1
+        clock[0] += timedelta(minutes=1)
+        await s.exchange.post(
+            f"/comments/{q['id']}/flags", json={"org_id": CHARITY["id"], "reason": "unclear"}
+        )
+        queue = (await s.exchange.get("/moderation/queue", params={"limit": 1})).json()
+        assert [(c["id"], [f["reason"] for f in c["flags"]]) for c in queue["items"]] == [
+            (answer.json()["id"], ["off topic"])  # the longest waiting first
+        ]
+        rest = await s.exchange.get("/moderation/queue", params={"cursor": queue["next_cursor"]})
+        assert [c["id"] for c in rest.json()["items"]] == [q["id"]]
         hidden = await s.exchange.post(
             f"/comments/{answer.json()['id']}/hide",
             json={"moderator": "operator-1", "reason": "off topic"},
         )
         assert hidden.status_code == 200, hidden.text
 
+        queue = (await s.exchange.get("/moderation/queue")).json()
+        assert [c["id"] for c in queue["items"]] == [q["id"]]  # a hidden one leaves the queue
+        both = await s.exchange.get("/comments", params={"id": [answer.json()["id"], q["id"], "x"]})
+        assert {c["id"]: c["flag_count"] for c in both.json()} == {
+            answer.json()["id"]: 1,
+            q["id"]: 1,
+        }
         thread = (await s.exchange.get(f"/practices/{gp}/comments")).json()
         assert [(c["id"], c["parent_id"]) for c in thread] == [
             (q["id"], None),
@@ -210,7 +227,7 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
         records = await read_topic(
             s.settings,
             topics.PRACTICES,
-            lambda rs: sum(e.aggregate_id == gp for _, e in rs) >= 6,
+            lambda rs: sum(e.aggregate_id == gp for _, e in rs) >= 7,
         )
     ours = [e for _, e in records if e.aggregate_id == gp]
     assert [e.event_type for e in ours] == [
@@ -218,6 +235,7 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
         "practice.commented",
         "practice.commented",
         "practice.comment_edited",
+        "practice.comment_flagged",
         "practice.comment_flagged",
         "practice.comment_hidden",
     ]
@@ -231,7 +249,7 @@ async def test_dialogue_threads_edits_within_the_window_flags_and_hides(stack: S
     )
     assert ours[2].event().model_dump()["parent_id"] == q["id"]
     assert ours[3].event().model_dump()["excerpt"] == "How did you recruit?"
-    assert ours[5].event().model_dump()["moderator"] == "operator-1"
+    assert ours[6].event().model_dump()["moderator"] == "operator-1"
 
 
 async def test_search_keeps_matchings_ranking_and_shows_only_published_practice(

@@ -182,3 +182,55 @@ def test_relay_connections_page_with_cursors_and_refetch_by_global_id(system: Sy
         "query N($id: ID!) { node(id: $id) { ... on Organisation { orgId } } }", {"id": node_id}
     )
     assert refetched["data"]["node"]["orgId"] == ids[0]
+
+
+def test_an_operator_works_through_the_moderation_queue(system: System) -> None:
+    partner, commissioner = system.token(Role.PARTNER), system.token(Role.COMMISSIONER)
+    operator = system.token(Role.OPERATOR)
+    draft = """mutation { draftPractice(publish: true, practice: {title: "Walk and talk",
+        summary: "Weekly walks", body: "We walk."})
+        { __typename ... on Practice { practiceId } } }"""
+    deadline = time.monotonic() + 20
+    # The exchange knows an organisation once the registry's event has reached it.
+    while (drafted := system.graphql(draft, token=partner)["data"]["draftPractice"])[
+        "__typename"
+    ] == "NotFound" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    practice_id = drafted["practiceId"]
+    posted = system.graphql(
+        'mutation C($p: String!) { postComment(practiceId: $p, body: "Buy now!")'
+        " { ... on Comment { id commentId } } }",
+        {"p": practice_id},
+        token=commissioner,
+    )["data"]["postComment"]
+    flag = 'mutation F($c: String!) { flagComment(commentId: $c, reason: "spam") { __typename } }'
+    assert system.graphql(flag, {"c": posted["commentId"]}, token=partner)["data"] == {
+        "flagComment": {"__typename": "Comment"}
+    }
+
+    queue = """{ moderationQueue(first: 100) { edges { node {
+        commentId body flags { orgId reason } practice { title } } } } }"""
+    waiting = [
+        e["node"] for e in system.graphql(queue, token=operator)["data"]["moderationQueue"]["edges"]
+    ]
+    ours = next(n for n in waiting if n["commentId"] == posted["commentId"])
+    assert ours == {
+        "commentId": posted["commentId"],
+        "body": "Buy now!",
+        "flags": [{"orgId": system.partner, "reason": "spam"}],
+        "practice": {"title": "Walk and talk"},
+    }
+    # Anyone may refetch a comment on a published practice; only operators see who flagged it.
+    refetch = (
+        "query N($id: ID!) { node(id: $id) { ... on Comment { body flagCount flags { orgId } } } }"
+    )
+    seen = system.graphql(refetch, {"id": posted["id"]})["data"]["node"]
+    assert seen == {"body": "Buy now!", "flagCount": 1, "flags": None}
+
+    hide = 'mutation H($c: String!) { hideComment(commentId: $c, reason: "spam") { __typename } }'
+    assert system.graphql(hide, {"c": posted["commentId"]}, token=operator)["data"] == {
+        "hideComment": {"__typename": "Comment"}
+    }
+    after = system.graphql(queue, token=operator)["data"]["moderationQueue"]["edges"]
+    assert posted["commentId"] not in {e["node"]["commentId"] for e in after}
+    assert system.graphql(refetch, {"id": posted["id"]})["data"]["node"]["body"] is None
