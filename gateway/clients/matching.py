@@ -39,3 +39,6 @@ class MatchingClient(ServiceClient):
 
     async def deliverers(self, practice_id: str, region: list[str] | None, limit: int) -> Json:
         return await self.get(f"/practices/{practice_id}/partners", region=region, limit=limit)
+
+    async def needs_for(self, partner_id: str, limit: int) -> Json:
+        return await self.get(f"/partners/{partner_id}/needs", limit=limit)

@@ -16,6 +16,7 @@ from gateway.schema.paging import connection
 from gateway.schema.practices import Comment, Practice, PracticeStatus, RankedPractice
 from gateway.schema.types import (
     Consortium,
+    FittingNeed,
     Need,
     NeedStatusEnum,
     Organisation,
@@ -169,6 +170,26 @@ class Query:
             )
 
         return await connection(fetch, first, after, Need.from_json, cap=200)
+
+    @strawberry.field(
+        description="Open needs whose shortlist your organisation is on, the best-scored "
+        "first: partners for their own organisation, operators for any"
+    )
+    async def needs_that_fit(
+        self, info: Info[Context, None], org_id: str | None = None, first: int = 20
+    ) -> list[FittingNeed]:
+        viewer = rules.signed_in(await info.context.viewer())
+        if viewer.role is Role.OPERATOR:
+            org_id = org_id or viewer.org_id
+        else:
+            org_id = rules.partner(viewer, org_id or viewer.org_id).org_id
+        try:
+            found = await info.context.services.matching.needs_for(org_id, rules.page_size(first))
+        except Refused as exc:
+            if exc.status == 404:  # not ranked yet, or not a partner: nothing fits
+                return []
+            raise
+        return FittingNeed.many(found["results"])
 
     @strawberry.field(description="A partnership (its parties and operators)")
     async def partnership(

@@ -315,6 +315,36 @@ async def need(info: Info[Context, None], need_id: str) -> Need | None:
     return Need.from_json(found) if found else None
 
 
+@strawberry.type(description="An open need whose shortlist a partner is on, and why")
+class FittingNeed:
+    need_id: str
+    title: str
+    commissioner_id: str
+    rank: int = strawberry.field(description="The partner's place on the need's shortlist")
+    score: float = strawberry.field(description="Cosine similarity, 0 to 1")
+    reasons: list[Reason] = strawberry.field(
+        description="The words that contributed most; their weights sum to the score"
+    )
+
+    @strawberry.field(description="The need as the registry holds it (null if it has gone)")
+    async def need(self, info: Info[Context, None]) -> Need | None:
+        return await need(info, self.need_id)
+
+    @classmethod
+    def many(cls, results: Iterable[Json]) -> list[Self]:
+        return [
+            cls(
+                need_id=r["need_id"],
+                title=r["title"],
+                commissioner_id=r["commissioner_id"],
+                rank=r["rank"],
+                score=r["score"],
+                reasons=[Reason(term=t["term"], weight=t["weight"]) for t in r["terms"]],
+            )
+            for r in results
+        ]
+
+
 # -- Partnerships -------------------------------------------------------------------------
 
 

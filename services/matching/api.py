@@ -12,7 +12,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pspx.http import errors
-from services.matching.queries import ConsortiumView, IndexView, MatchingQueries, ResultsView
+from services.matching.queries import (
+    ConsortiumView,
+    IndexView,
+    MatchingQueries,
+    NeedFitsView,
+    ResultsView,
+)
 
 router = APIRouter(responses=errors(422))
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -93,6 +99,16 @@ async def consortium_for_text(body: RankRequest, request: Request) -> Consortium
 @router.get("/partners/{partner_id}/similar", tags=["partners"], responses=errors(404))
 async def similar_partners(partner_id: str, request: Request, limit: Limit = 10) -> ResultsView:
     return queries(request).similar_partners(partner_id, limit)
+
+
+@router.get(
+    "/partners/{partner_id}/needs",
+    tags=["partners"],
+    summary="Open needs whose shortlist a partner is on, its best-scored first",
+    responses=errors(404),
+)
+async def needs_for_partner(partner_id: str, request: Request, limit: Limit = 20) -> NeedFitsView:
+    return queries(request).needs_for_partner(partner_id, limit)
 
 
 @router.get("/practices/search", tags=["practices"])

@@ -413,6 +413,8 @@ class Engine:
         self._refit_lock = threading.Lock()
         self._changed: list[str] = []
         self._gen = _Generation([], self)
+        # Counts changes to what a search can answer, so callers may keep results until it moves.
+        self.revision = 0
 
     # Documents -------------------------------------------------------------
 
@@ -463,6 +465,7 @@ class Engine:
             self._gen.remove(doc.id)
             self._gen.append(doc)
             self._changed.append(doc.id)
+            self.revision += 1
 
     def remove(self, doc_id: str) -> bool:
         """Forget ``doc_id``; returns whether it was known."""
@@ -470,6 +473,7 @@ class Engine:
             known = self._docs.pop(doc_id, None) is not None
             self._gen.remove(doc_id)
             self._changed.append(doc_id)
+            self.revision += 1
         return known
 
     def attach(self, doc_id: str, key: str, text: str) -> bool:
@@ -508,6 +512,7 @@ class Engine:
                         generation.append(doc)
                 self._changed.clear()
                 self._gen = generation
+                self.revision += 1
 
     def stats(self) -> IndexStats:
         gen = self._gen

@@ -115,6 +115,9 @@ class MatchingIndex:
     # author id -> practice id -> the text that practice adds to its author's document
     practice_texts: dict[str, dict[str, str]] = field(default_factory=dict)
     practice_authors: dict[str, str] = field(default_factory=dict)
+    # A need's shortlist is ranked again only when the need or the partner engine changed:
+    # need id -> (need version, the engine's revision, hits).
+    shortlists: dict[str, tuple[int, int, list[Hit]]] = field(default_factory=dict)
 
     # --- folding events in ---------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class MatchingIndex:
     def _set_need(self, need_id: str, state: NeedState, version: int) -> Need | None:
         if state.status is NeedStatus.CLOSED:
             self.needs.pop(need_id, None)
+            self.shortlists.pop(need_id, None)
             return None
         need = Need(need_id, state, version)
         self.needs[need_id] = need
@@ -243,7 +247,7 @@ class MatchingIndex:
 
     def _ranked(self, need: Need) -> list[Outgoing]:
         """A need's shortlist, and an alert for each partner on it above the alert score."""
-        hits = self.partners.search(need.query(), SHORTLIST_SIZE)
+        hits = self.shortlist(need)
         shortlist = ShortlistRanked(
             need_id=need.id,
             commissioner_id=need.state.commissioner_id,
@@ -263,7 +267,7 @@ class MatchingIndex:
         for need in self.needs.values():
             if need.id in skip:
                 continue
-            for hit in self.partners.search(need.query(), SHORTLIST_SIZE):
+            for hit in self.shortlist(need):
                 if hit.doc_id in partner_ids and hit.score >= self.alert_score:
                     out.append(self._alert(need, hit, "partner"))
         return out
@@ -280,6 +284,25 @@ class MatchingIndex:
         return Outgoing(found, need.id, need.version, f"match|{need.id}|{hit.doc_id}")
 
     # --- what the queries read -----------------------------------------------------------
+
+    def shortlist(self, need: Need) -> list[Hit]:
+        """The partners best ranked for a need, searched again only after a change."""
+        cached = self.shortlists.get(need.id)
+        revision = self.partners.revision
+        if cached and cached[:2] == (need.version, revision):
+            return cached[2]
+        hits = self.partners.search(need.query(), SHORTLIST_SIZE)
+        self.shortlists[need.id] = (need.version, revision, hits)
+        return hits
+
+    def needs_for(self, partner_id: str) -> list[tuple[Need, int, Hit]]:
+        """Open needs whose shortlist a partner is on, with its place there, best score first."""
+        found = []
+        for need in list(self.needs.values()):
+            for rank, hit in enumerate(self.shortlist(need), start=1):
+                if hit.doc_id == partner_id:
+                    found.append((need, rank, hit))
+        return sorted(found, key=lambda f: (-f[2].score, f[0].id))
 
     def need(self, need_id: str) -> Need | None:
         """An open need, as its events last described it."""

@@ -35,6 +35,19 @@ class ResultsView(BaseModel):
     results: list[ResultView]
 
 
+class NeedFitView(BaseModel):
+    need_id: str
+    title: str
+    commissioner_id: str
+    rank: int = Field(description="The partner's place on the need's shortlist, from 1")
+    score: float
+    terms: list[TermView]
+
+
+class NeedFitsView(BaseModel):
+    results: list[NeedFitView]
+
+
 class MemberView(BaseModel):
     id: str
     name: str
@@ -67,6 +80,10 @@ class IndexView(BaseModel):
     log: LogView = Field(description="What the index has read of the log")
 
 
+def term_views(hit: Hit) -> list[TermView]:
+    return [TermView(term=t.word, stem=t.term, weight=round(t.weight, 6)) for t in hit.terms]
+
+
 def results(engine: Engine, hits: list[Hit]) -> ResultsView:
     return ResultsView(
         results=[
@@ -74,9 +91,7 @@ def results(engine: Engine, hits: list[Hit]) -> ResultsView:
                 id=h.doc_id,
                 name=title(engine, h.doc_id),
                 score=round(h.score, 6),
-                terms=[
-                    TermView(term=t.word, stem=t.term, weight=round(t.weight, 6)) for t in h.terms
-                ],
+                terms=term_views(h),
                 matched_filters={k: list(v) for k, v in h.matched_filters.items()},
             )
             for h in hits
@@ -176,6 +191,23 @@ class MatchingQueries:
         if partner_id not in self.index.partners:
             raise NotFound(f"no partner {partner_id} in the index", field="partner_id")
         return results(self.index.partners, self.index.partners.similar(partner_id, limit))
+
+    def needs_for_partner(self, partner_id: str, limit: int) -> NeedFitsView:
+        if partner_id not in self.index.partners:
+            raise NotFound(f"no partner {partner_id} in the index", field="partner_id")
+        return NeedFitsView(
+            results=[
+                NeedFitView(
+                    need_id=need.id,
+                    title=need.state.title,
+                    commissioner_id=need.state.commissioner_id,
+                    rank=rank,
+                    score=round(hit.score, 6),
+                    terms=term_views(hit),
+                )
+                for need, rank, hit in self.index.needs_for(partner_id)[:limit]
+            ]
+        )
 
     # practices
 

@@ -148,6 +148,14 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
         assert found(records, late["id"], "partner")
         assert found(records, first["id"], "need")  # the new need alerted the existing partner
 
+        # Each partner on the shortlist sees the need among those that fit it, with its place.
+        for partner in (first, late):
+            fits = (await matching.get(f"/partners/{partner['id']}/needs")).json()["results"]
+            [fit] = [f for f in fits if f["need_id"] == need["id"]]
+            assert fit["rank"] in (1, 2) and word in {t["term"] for t in fit["terms"]}
+        council_fits = await matching.get(f"/partners/{council['id']}/needs")
+        assert council_fits.status_code == 404  # public bodies are not ranked as partners
+
 
 async def _in_index(matching: httpx.AsyncClient, partner_id: str, word: str) -> bool:
     return partner_id in await ranked_ids(matching, word)

@@ -55,6 +55,7 @@ CASES: list[tuple[str, str, set[Role | None]]] = [
     ("partnerships", "{ partnerships(first: 1) { edges { cursor } } }", ANYONE_SIGNED_IN),
     ("a need's shortlist", '{ need(needId: "$need") { partners(first: 1) { rank } } }', {C, OP}),
     ("a need's consortium", '{ need(needId: "$need") { consortium { suggested } } }', {C, OP}),
+    ("needsThatFit", "{ needsThatFit { needId } }", {P, OP}),
     ("moderationQueue", "{ moderationQueue(first: 1) { edges { cursor } } }", {OP}),
     ("me", "{ me { orgId } }", {None, C, P, OP}),
     ("searchPartners", '{ searchPartners(search: {text: "care"}) { rank } }', {None, C, P, OP}),

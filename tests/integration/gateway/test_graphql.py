@@ -234,3 +234,32 @@ def test_an_operator_works_through_the_moderation_queue(system: System) -> None:
     after = system.graphql(queue, token=operator)["data"]["moderationQueue"]["edges"]
     assert posted["commentId"] not in {e["node"]["commentId"] for e in after}
     assert system.graphql(refetch, {"id": posted["id"]})["data"]["node"]["body"] is None
+
+
+def test_a_partner_sees_the_needs_that_fit_it_with_reasons(system: System) -> None:
+    wait_rankable(system, f"befriending {system.word}", system.partner)
+    posted = system.graphql(
+        POST_NEED,
+        {"title": "Befriending", "text": f"Befriending {system.word} for isolated older people"},
+        system.token(Role.COMMISSIONER),
+    )["data"]["postNeed"]
+    query = """query F($org: String) { needsThatFit(orgId: $org) {
+        needId rank reasons { term } need { needId commissionerId } } }"""
+    deadline = time.monotonic() + 20
+    fits: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        body = system.graphql(query, token=system.token(Role.PARTNER))
+        fits = [f for f in body["data"]["needsThatFit"] if f["needId"] == posted["needId"]]
+        if fits:
+            break
+        time.sleep(0.2)
+    assert fits, "the posted need never fitted the partner"
+    [fit] = fits
+    assert fit["rank"] == 1 and system.word in {r["term"] for r in fit["reasons"]}
+    assert fit["need"] == {"needId": posted["needId"], "commissionerId": system.commissioner}
+    # Another partner may not look at what fits this one; an operator may.
+    other = system.token(Role.PARTNER, system.other_partner)
+    refused = system.graphql(query, {"org": system.partner}, other)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    seen = system.graphql(query, {"org": system.partner}, system.token(Role.OPERATOR))
+    assert posted["needId"] in {f["needId"] for f in seen["data"]["needsThatFit"]}

@@ -149,3 +149,24 @@ def test_a_rebuild_from_the_log_equals_the_live_index() -> None:
     assert [o.dedupe_key for o in published if isinstance(o.event, ShortlistRanked)] == [
         "shortlist|need-1|1"
     ]
+
+
+def test_a_partner_sees_the_open_needs_whose_shortlist_it_is_on() -> None:
+    index = MatchingIndex()
+    fold(index, registered("GB-CHC-1", "Food Bank", "emergency food parcels and hot meals"))
+    fold(index, registered("GB-CHC-2", "Walkers", "walking groups for older people"))
+    fold(index, need("N1", "emergency food parcels"))
+    fold(index, need("N2", "hot meals"))
+    fold(index, need("N3", "walking groups"))
+    found = index.needs_for("GB-CHC-1")
+    assert {n.id for n, _, _ in found} == {"N1", "N2"}
+    assert [rank for _, rank, _ in found] == [1, 1]
+    scores = [hit.score for _, _, hit in found]
+    assert scores == sorted(scores, reverse=True)
+
+    fold(index, need("N1", "emergency food parcels", version=2, status=NeedStatus.CLOSED))
+    assert [n.id for n, _, _ in index.needs_for("GB-CHC-1")] == ["N2"]
+    # A partner that changes is ranked afresh, not from the shortlist kept before.
+    walkers = OrganisationProfile(name="Walkers", kind=OrgKind.CHARITY, description="hot meals")
+    fold(index, env(OrganisationUpdated(id="GB-CHC-2", profile=walkers), "GB-CHC-2", 2))
+    assert [n.id for n, _, _ in index.needs_for("GB-CHC-2")] == ["N2"]
