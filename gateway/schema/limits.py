@@ -41,6 +41,19 @@ GRAPHQL_LATENCY = Histogram(
     "GraphQL operations by name, type and outcome",
     ["operation", "type", "outcome"],
 )
+# Clients choose operation names: past this many, new ones are counted as "other", so that
+# no client can grow the metrics without end.
+MAX_OPERATION_NAMES = 200
+_named: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    if name is None:
+        return "anonymous"
+    if name in _named or len(_named) < MAX_OPERATION_NAMES:
+        _named.add(name)
+        return name
+    return "other"
 
 
 class CostLimit(ValidationRule):
@@ -110,6 +123,8 @@ PAGED = {
     "similar",
     "partners",
     "deliverers",
+    "moderationQueue",
+    "needsThatFit",
 }
 
 
@@ -129,5 +144,5 @@ class OperationMetrics(SchemaExtension):
         errors = getattr(result, "errors", None)
         kind = context.operation_type.value if context.operation_type else "unknown"
         GRAPHQL_LATENCY.labels(
-            context.operation_name or "anonymous", kind, "error" if errors else "ok"
+            operation_label(context.operation_name), kind, "error" if errors else "ok"
         ).observe(time.perf_counter() - started)

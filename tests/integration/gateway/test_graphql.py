@@ -263,3 +263,16 @@ def test_a_partner_sees_the_needs_that_fit_it_with_reasons(system: System) -> No
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     seen = system.graphql(query, {"org": system.partner}, system.token(Role.OPERATOR))
     assert posted["needId"] in {f["needId"] for f in seen["data"]["needsThatFit"]}
+
+
+def test_metrics_name_each_operation_with_its_outcome(system: System) -> None:
+    name = f"Probe{uid()}"
+    system.graphql(f'query {name} {{ searchPartners(search: {{text: "care"}}) {{ rank }} }}')
+    system.graphql(f"query {name}Fails {{ needs(first: 1) {{ edges {{ cursor }} }} }}")
+    text = httpx.get(f"{system.urls['gateway']}/metrics", timeout=10).text
+    ok = f'pspx_graphql_operation_seconds_count{{operation="{name}",outcome="ok",type="query"}} 1.0'
+    failed = (
+        f'pspx_graphql_operation_seconds_count{{operation="{name}Fails",outcome="error",'
+        'type="query"} 1.0'
+    )
+    assert ok in text.splitlines() and failed in text.splitlines()
