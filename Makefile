@@ -45,6 +45,7 @@ bench: install-dev
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/static/vendor

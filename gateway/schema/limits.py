@@ -23,12 +23,12 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     VariableNode,
 )
 from prometheus_client import Histogram
 from strawberry.extensions import SchemaExtension
+
+from gateway.rules import MAX_PAGE
 
 MAX_COST = 5_000
 MAX_DEPTH = 12
@@ -56,24 +56,35 @@ def operation_label(name: str | None) -> str:
     return "other"
 
 
-class CostLimit(ValidationRule):
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-        context: ValidationContext = self.context
-        fragments = {
-            d.name.value: d
-            for d in context.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
-        variables = getattr(context, "variable_values", None) or {}
-        cost = _cost(node.selection_set, fragments, variables, set())
-        if cost > MAX_COST:
-            context.report_error(
-                GraphQLError(
-                    f"the query would cost {cost}, more than the {MAX_COST} allowed: ask for "
-                    "fewer items (first) or fewer nested lists",
-                    node,
-                )
-            )
+class CostLimit(SchemaExtension):
+    """Refuses an operation that would cost more than ``MAX_COST``, counting ``first`` as the
+    request's variables say. It runs with validation, after the (cached) document checks,
+    because the variables differ from request to request where the document does not."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            variables = context.variables or {}
+            for node in document.definitions:
+                if not isinstance(node, OperationDefinitionNode):
+                    continue
+                cost = _cost(node.selection_set, fragments, variables, set())
+                if cost > MAX_COST:
+                    refused = GraphQLError(
+                        f"the query would cost {cost}, more than the {MAX_COST} allowed: ask "
+                        "for fewer items (first) or fewer nested lists",
+                        node,
+                    )
+                    # A new list: the one there may be the validation cache's own.
+                    context.pre_execution_errors = [*(context.pre_execution_errors or []), refused]
+                    break
+        yield
 
 
 def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -84,7 +95,8 @@ def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
             return int(arg.value.value)
         if isinstance(arg.value, VariableNode):
             value = variables.get(arg.value.name.value)
-            return value if isinstance(value, int) else DEFAULT_FIRST
+            # Not sent: the operation's own default applies, which may be anything up to a page.
+            return value if isinstance(value, int) and not isinstance(value, bool) else MAX_PAGE
     return None
 
 
