@@ -18,6 +18,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from gateway.clients import Refused as ServiceRefused
+from gateway.clients import Unavailable
 from gateway.rules import BadArgument, Denied
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,15 @@ class PublicErrors(MaskErrors):
                 positions=error.positions,
                 path=error.path,
                 extensions={"code": original.code},
+            )
+        if isinstance(original, Unavailable):  # logged by the client, with the service's name
+            return GraphQLError(
+                "a part of PSP Exchange is not answering; try again shortly",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE"},
             )
         log.error(
             "unexpected error in a resolver",
