@@ -18,8 +18,9 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.runtime
 
-# The browser files the gateway serves, copied out of npm packages (Node is in the venv).
-$(WEB)/static/vendor: $(WEB)/package-lock.json $(WEB)/build.py | $(VENV)/.runtime
+# The browser files the gateway serves, copied out of npm packages, and our stylesheet compiled
+# from styles/ (Node is in the venv).
+$(WEB)/static/vendor: $(WEB)/package-lock.json $(WEB)/build.py $(wildcard $(WEB)/styles/*.scss) | $(VENV)/.runtime
 	$(BIN)/npm ci --prefix $(WEB) --no-audit --no-fund
 	$(BIN)/python -m gateway.web.build
 	touch $@

@@ -26,6 +26,7 @@ from gateway.clients import ExchangeClient, MatchingClient, RegistryClient
 from gateway.schema import schema
 from gateway.schema.context import Context, Services
 from gateway.web.graphiql import graphiql_html, static_files
+from gateway.web.pages import site
 from pspx import logs
 from pspx.http import create_app
 from pspx.settings import Settings
@@ -127,5 +128,6 @@ def build(spec: ServiceSpec, settings: Settings, *, services: Services | None = 
         WebSocketRoute("/graphql", graphql),
     ]
     app.mount("/static", static_files(), name="static")
+    app.mount("/", site(wired, hub, settings))  # the web front end: every path not above
     app.state.hub = hub
     return app

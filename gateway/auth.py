@@ -271,28 +271,37 @@ def _load(path: Path) -> ec.EllipticCurvePrivateKey:
 
 
 def _load_or_create(path: Path) -> ec.EllipticCurvePrivateKey:
+    def new_key() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    made_once(path, new_key)
+    return _load(path)
+
+
+def made_once(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The secret in ``path``, made with ``make`` and written readable by its owner only the
+    first time it is asked for."""
     try:
-        return _load(path)
+        return path.read_bytes()
     except FileNotFoundError:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    secret = make()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        _write_private(tmp, pem)
+        _write_private(tmp, secret)
         # A link, unlike a rename, never replaces: when two processes start at once the
-        # first key in place wins and the other adopts it, so both sign with the same key.
+        # first secret in place wins and the other adopts it, so both use the same one.
         os.link(tmp, path)
     except FileExistsError:
-        return _load(path)
+        return path.read_bytes()
     finally:
         tmp.unlink(missing_ok=True)
-    return key
+    return secret
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     token_ttl_s: int = Field(
         8 * 3600, gt=0, le=30 * 86400, description="Lifetime of tokens the gateway signs itself"
     )
+    session_secret: str = Field(
+        "",
+        description="Key that signs the web front end's session cookies; empty: one made "
+        "under the data directory on first start (embedded default)",
+    )
+    secure_cookies: bool = Field(
+        False, description="Send session cookies over HTTPS only (set behind TLS)"
+    )
     live_window_s: float = Field(
         300,
         gt=0,

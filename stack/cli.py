@@ -183,7 +183,8 @@ def token(
 ) -> None:
     """Print a token the gateway accepts, for trying the API (embedded sign-in only)."""
     from gateway.auth import LocalKeys, Principal, Role, SignInRefused, check_fits
-    from stack.demo.users import demo_users, registered_kind
+    from gateway.demo import demo_users
+    from stack.demo.users import registered_kind
 
     settings = Settings()
     if settings.oidc_issuer:

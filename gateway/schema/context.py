@@ -50,16 +50,21 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, services: Services, hub: Hub) -> None:
+    def __init__(self, services: Services, hub: Hub, authorization: str | None = None) -> None:
+        """``authorization`` is for callers in this process (the web pages), who hold the
+        signed-in user's token themselves; clients send theirs with the request."""
         super().__init__()
         self.services = services
         self.hub = hub
+        self._given_authorization = authorization
         self.loaders = Loaders(services)
         self.connection_params: dict[str, Any] | None = None
         self._viewer: auth.Principal | None = None
         self._signed_in = False
 
     def _authorization(self) -> str | None:
+        if self._given_authorization is not None:
+            return self._given_authorization
         if self.connection_params is not None:
             given = self.connection_params.get("authorization") or self.connection_params.get(
                 "Authorization"

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.auth import LocalKeys, LocalVerifier, Principal, Role, role_fits
+from gateway.demo import demo_users
 from pspx.events.registry import OrgKind
 from pspx.settings import Settings
 from stack.cli import app
 from stack.demo.seed import DATA, ORGANISATION_FILES
-from stack.demo.users import demo_users
 from stack.embedded import free_port
 from stack.importer import read
 from tests.unit.gateway.conftest import JsonServer

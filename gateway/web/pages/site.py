@@ -1,0 +1,101 @@
+"""The front end's routes, its session and how its failures look."""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.auth import LocalKeys, made_once
+from gateway.live import Hub
+from gateway.schema.context import Services
+from gateway.web.pages import partners, signin
+from gateway.web.pages.graphql import SignInAgain, Unanswered
+from gateway.web.pages.render import LANGUAGE_COOKIE, LANGUAGES, page
+from gateway.web.pages.session import BadForm
+from pspx.settings import Settings
+
+SESSION_COOKIE = "pspx_session"
+
+
+async def start(request: Request) -> Response:
+    return page(request, "start.html")
+
+
+async def choose_language(request: Request) -> Response:
+    chosen = request.query_params.get("lang", "en")
+    response = RedirectResponse(signin.local(request.query_params.get("next")), status_code=303)
+    if chosen in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return page(request, "not_found.html", status=404)
+
+
+async def sign_in_again(request: Request, exc: Exception) -> Response:
+    request.session.clear()
+    return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+
+
+async def bad_form(request: Request, exc: Exception) -> Response:
+    return page(request, "problem.html", status=400, message=str(exc))
+
+
+async def unanswered(request: Request, exc: Exception) -> Response:
+    codes = {(e.get("extensions") or {}).get("code") for e in getattr(exc, "errors", [])}
+    if "UNAUTHENTICATED" in codes:
+        return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+    if "FORBIDDEN" in codes:
+        return page(request, "problem.html", status=403, message=str(exc))
+    if "SERVICE_UNAVAILABLE" in codes:
+        return page(request, "problem.html", status=503, message=str(exc))
+    return page(request, "problem.html", status=500, message=None)
+
+
+def session_secret(settings: Settings) -> str:
+    if settings.session_secret:
+        return settings.session_secret
+    path = settings.data_dir / "gateway" / "session-secret"
+    return made_once(path, lambda: secrets.token_urlsafe(48).encode()).decode()
+
+
+def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/", start),
+            Route("/language", choose_language),
+            Route("/sign-in", signin.sign_in_page, methods=["GET"]),
+            Route("/sign-in", signin.sign_in, methods=["POST"]),
+            Route("/sign-out", signin.sign_out, methods=["POST"]),
+            Route("/partners", partners.find_partners),
+            Route("/organisations/{org_id}", partners.organisation),
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=session_secret(settings),
+                session_cookie=SESSION_COOKIE,
+                max_age=settings.token_ttl_s,
+                same_site="lax",
+                https_only=settings.secure_cookies,
+            )
+        ],
+        exception_handlers={
+            404: not_found,
+            SignInAgain: sign_in_again,
+            BadForm: bad_form,
+            Unanswered: unanswered,
+        },
+    )
+    app.state.services = services
+    app.state.hub = hub
+    # The demo sign-in exists only where the gateway signs its own tokens.
+    app.state.local_keys = None if settings.oidc_issuer else LocalKeys(settings)
+    return app

@@ -1,0 +1,129 @@
+"""A commissioner signs in and finds partners, with the reasons for each rank; the same
+search works without JavaScript, by keyboard alone, and in Swedish and Bulgarian."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import WIDTHS, checked
+
+pytestmark = pytest.mark.browser
+
+COMMISSIONER = "Commissioning officer, Manchester City Council"
+NEED = "befriending for isolated older people"
+
+
+def sign_in(page: Page, who: str = COMMISSIONER) -> None:
+    page.goto("/sign-in")
+    page.get_by_label(who).check()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {who}")).to_be_visible()
+
+
+def test_a_commissioner_signs_in_searches_and_sees_why_partners_rank(page: Page) -> None:
+    page.goto("/")
+    checked(page, "start")
+    page.goto("/sign-in")
+    expect(page.get_by_text("This is a demonstration")).to_be_visible()
+    checked(page, "sign-in")
+    sign_in(page)
+
+    page.get_by_role("link", name="Find partners").first.click()
+    page.get_by_label("What should the partner do?").fill(NEED)
+    page.get_by_role("button", name="Search").click()
+    results = page.locator(".pspx-result")
+    expect(results.first).to_be_visible()
+    assert results.count() >= 5
+    first_reasons = results.first.get_by_role("list", name="Why this partner").locator("li")
+    words = {w.strip().lower() for w in first_reasons.all_inner_texts()}
+    assert words & {"befriending", "isolated", "older", "people"}, words
+    checked(page, "find-partners")
+
+    name = results.first.get_by_role("link").inner_text()
+    results.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    checked(page, "organisation")
+
+
+def test_an_empty_search_names_the_field(page: Page) -> None:
+    page.goto("/partners?q=")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Enter what the partner should do")
+    summary.get_by_role("link").click()
+    expect(page.get_by_label("What should the partner do?")).to_be_focused()
+    checked(page, "find-partners-error")
+
+
+def test_the_search_works_without_javascript(browser: Browser, site: str) -> None:
+    context = browser.new_context(base_url=site, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/partners")
+    page.get_by_label("What should the partner do?").fill(NEED)
+    page.get_by_label("Charity").check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".pspx-result").first).to_be_visible()
+    assert "kind=CHARITY" in page.url
+    expect(page.get_by_label("Charity")).to_be_checked()
+    context.close()
+
+
+def test_sign_in_and_search_by_keyboard_alone(page: Page) -> None:
+    page.goto("/sign-in")
+    page.get_by_label(COMMISSIONER).focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")  # submits the form the radio is in
+    expect(page.get_by_text(f"Signed in as {COMMISSIONER}")).to_be_visible()
+    page.goto("/partners")
+    page.get_by_label("What should the partner do?").focus()
+    page.keyboard.type(NEED)
+    for _ in range(40):  # on through the filters to the button
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Search":
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator(".pspx-result").first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "why"),
+    [
+        ("Svenska", "Hitta partner", "Varför denna partner:"),
+        ("Български", "Намерете партньори", "Защо този партньор:"),
+    ],
+)
+def test_the_search_page_in_swedish_and_bulgarian(
+    page: Page, language: str, heading: str, why: str
+) -> None:
+    page.goto(f"/partners?q={NEED}")
+    page.get_by_label("Language").select_option(label=language)
+    page.get_by_role("button", name="Change").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_text(why).first).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", page.locator("#lang").input_value())
+
+
+def test_the_browser_language_is_used_until_the_reader_chooses(browser: Browser, site: str) -> None:
+    context = browser.new_context(base_url=site, locale="bg-BG")
+    page = context.new_page()
+    page.goto("/partners")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Намерете партньори")
+    context.close()
+
+
+def test_a_form_posted_from_elsewhere_is_refused(site: str) -> None:
+    with httpx.Client(base_url=site) as client:
+        client.get("/sign-in")  # a session, but no token from its form
+        refused = client.post(
+            "/sign-in", data={"user": "demo-commissioner-manchester", "csrf_token": "forged"}
+        )
+    assert refused.status_code == 400
+    assert "Signed in as" not in refused.text
+
+
+def test_pages_fit_a_phone(page: Page) -> None:
+    page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
+    page.goto(f"/partners?q={NEED}")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
