@@ -99,6 +99,11 @@ class Hub:
                     queue.get_nowait()
                     queue.put_nowait(_Overflow())
 
+    def cursor(self) -> str:
+        """Where the log stands now: a subscription given it misses nothing from this moment,
+        such as a page's live updates that connect a little after the page was rendered."""
+        return encode(self._positions)
+
     def _forget(self, now: float) -> None:
         while self._recent and now - self._recent[0][0] > self.window_s:
             self._recent.popleft()

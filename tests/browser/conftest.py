@@ -39,8 +39,10 @@ def chromium() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module: Playwright's sync API runs an event loop of its own while it is open, and
+    # the tests after these start event loops of their own.
     path = chromium()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
@@ -49,8 +51,8 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The gateway's URL, with the demo data loaded and rankable."""
+def urls(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Every service's URL, with the demo data loaded and rankable."""
     data = tmp_path_factory.mktemp("site")
     broker_port = embedded.free_port()
     broker = embedded.start_broker(broker_port)  # a log of its own: fixed demo ids stay here
@@ -62,9 +64,15 @@ def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         with processes(settings, names, Path(data) / "logs") as urls:
             seed(urls["registry"], progress=False)
             wait_rankable(urls["matching"], "befriending older people")
-            yield urls["gateway"]
+            yield urls
     finally:
         embedded.stop(broker)
+
+
+@pytest.fixture(scope="module")
+def site(urls: dict[str, str]) -> str:
+    """The gateway's URL: where the browser goes."""
+    return urls["gateway"]
 
 
 def wait_rankable(matching: str, text: str, timeout_s: float = 60) -> None:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from gateway.auth import LocalKeys, made_once
 from gateway.live import Hub
 from gateway.schema.context import Services
-from gateway.web.pages import partners, signin
+from gateway.web.pages import needs, partners, partnerships, signin
 from gateway.web.pages.graphql import SignInAgain, Unanswered
 from gateway.web.pages.render import LANGUAGE_COOKIE, LANGUAGES, page
 from gateway.web.pages.session import BadForm
@@ -76,6 +76,16 @@ def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
             Route("/sign-out", signin.sign_out, methods=["POST"]),
             Route("/partners", partners.find_partners),
             Route("/organisations/{org_id}", partners.organisation),
+            Route("/needs", needs.needs),
+            Route("/needs/new", needs.new_need, methods=["GET"]),
+            Route("/needs/new", needs.post_need, methods=["POST"]),
+            Route("/needs/fits/live", needs.fits_live),
+            Route("/needs/{need_id}", needs.need),
+            Route("/needs/{need_id}/live", needs.need_live),
+            Route("/needs/{need_id}/partnerships", needs.propose, methods=["POST"]),
+            Route("/partnerships", partnerships.board),
+            Route("/partnerships/{partnership_id}", partnerships.partnership, methods=["GET"]),
+            Route("/partnerships/{partnership_id}/stage", partnerships.move, methods=["POST"]),
         ],
         middleware=[
             Middleware(
