@@ -50,8 +50,7 @@ from aiokafka import AIOKafkaConsumer
 from pspx import topics
 from pspx.events import Envelope
 from pspx.settings import Settings
-from stack.embedded import free_port
-from stack.run import Stack
+from stack.run import Stack, on_free_ports
 
 PARTS = ("mongo", "kafka", "registry", "exchange", "matching")
 SERVICES = {"registry", "exchange", "matching"}
@@ -81,10 +80,7 @@ class Report:
 @contextlib.asynccontextmanager
 async def running(data: Path) -> AsyncIterator[Stack]:
     """The embedded stack on free ports, supervised in a thread as ``pspx up`` does."""
-    ports = {p: free_port() for p in ("kafka", "mongo", "registry", "matching", "exchange")}
-    settings = Settings(data_dir=data, log_check_s=1.0).model_copy(
-        update={f"{name}_port": port for name, port in ports.items()}
-    )
+    settings = on_free_ports(Settings(data_dir=data, log_check_s=1.0))
     stack = Stack(settings)
     stop = threading.Event()
     watcher = threading.Thread(target=stack.watch, args=(stop.is_set,), daemon=True)

@@ -48,7 +48,7 @@ import numpy as np
 
 from pspx.settings import Settings
 from stack.embedded import free_port
-from stack.run import Stack
+from stack.run import Stack, on_free_ports
 
 WORDS = (
     "befriending lunch clubs older people isolation mental health wellbeing peer support "
@@ -309,15 +309,7 @@ def main() -> None:
     texts = queries(500, rng)
     concurrencies = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(
-            kafka_port=free_port(),
-            mongo_port=free_port(),
-            registry_port=free_port(),
-            matching_port=free_port(),
-            exchange_port=free_port(),
-            gateway_port=free_port(),
-            data_dir=Path(data),
-        )
+        settings = on_free_ports(Settings(data_dir=Path(data)))
         hello_port = free_port()
         hello = subprocess.Popen(
             [sys.executable, "-m", "bench.gateway", "--serve-hello", str(hello_port)]

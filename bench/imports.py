@@ -28,9 +28,8 @@ from pymongo import AsyncMongoClient
 
 from pspx.settings import Settings
 from stack.demo.seed import DATA
-from stack.embedded import free_port
 from stack.importer import import_file
-from stack.run import Stack
+from stack.run import Stack, on_free_ports
 
 SOURCE = DATA / "uk_charities.jsonl"
 
@@ -72,10 +71,7 @@ def run(count: int, block: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         blocks = write_blocks(folder, count, block)
-        ports = {p: free_port() for p in ("kafka", "mongo", "registry", "matching", "exchange")}
-        settings = Settings(data_dir=folder / "var").model_copy(
-            update={f"{name}_port": port for name, port in ports.items()}
-        )
+        settings = on_free_ports(Settings(data_dir=folder / "var"))
         stack = Stack(settings)
         try:
             stack.start()

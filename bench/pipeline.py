@@ -30,8 +30,7 @@ import httpx
 import numpy as np
 
 from pspx.settings import Settings
-from stack.embedded import free_port
-from stack.run import Stack
+from stack.run import Stack, on_free_ports
 
 
 def percentiles(samples: list[float]) -> str:
@@ -99,14 +98,8 @@ class Run:
 
 def measure(fetch_wait_ms: int, writes: int, size: int) -> Run:
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(
-            kafka_port=free_port(),
-            mongo_port=free_port(),
-            registry_port=free_port(),
-            matching_port=free_port(),
-            exchange_port=free_port(),
-            data_dir=Path(data),
-            consumer_fetch_wait_ms=fetch_wait_ms,
+        settings = on_free_ports(
+            Settings(data_dir=Path(data), consumer_fetch_wait_ms=fetch_wait_ms)
         )
         stack = Stack(settings)
         try:

@@ -60,6 +60,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], name: str, timeout_s: fl
     raise embedded.StartFailed(f"{name} was not ready within {timeout_s:.0f} s; see its log")
 
 
+def on_free_ports(settings: Settings) -> Settings:
+    """The same settings with every port of the embedded stack a free one: a stack of its own
+    beside any other (benchmarks run one so)."""
+    ports = {"kafka_port": embedded.free_port(), "mongo_port": embedded.free_port()}
+    ports |= {svc.port_setting: embedded.free_port() for svc in SERVICES}
+    return settings.model_copy(update=ports)
+
+
 def embedded_settings(settings: Settings) -> Settings:
     """The settings the embedded parts are reached with.
 

@@ -32,7 +32,7 @@ from pspx.events.exchange import (
     PracticeWithdrawn,
 )
 from pspx.events.registry import OrgKind
-from services.exchange.markdown import plain_text, render
+from pspx.markdown import plain_text, render
 
 TITLE_MAX = 200
 SUMMARY_MAX = 1_000

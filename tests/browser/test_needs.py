@@ -75,6 +75,13 @@ def test_a_shortlist_fills_in_live_and_a_partnership_moves_to_co_planning(
     expect(history.locator("tbody tr")).to_have_count(2)
     checked(page, "partnership")
 
+    navigation = page.get_by_role("navigation")
+    expect(navigation.get_by_role("link", name="Partnerships")).to_have_attribute(
+        "aria-current", "true"
+    )
+    expect(navigation.get_by_role("link", name="Find partners")).not_to_have_attribute(
+        "aria-current", "true"
+    )
     page.get_by_role("link", name="Partnerships").first.click()
     column = page.locator("section", has=page.get_by_role("heading", name="Co-planning"))
     expect(column).to_contain_text(f"Befriending {unique}")

@@ -21,7 +21,7 @@ DOMAIN_MODULES = [
     "services.registry.domain",
     "services.registry.route",
     "services.exchange.domain",
-    "services.exchange.markdown",
+    "pspx.markdown",
     "services.matching.documents",
     "services.matching.engine",
     "services.matching.index",

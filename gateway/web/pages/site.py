@@ -14,7 +14,7 @@ from starlette.routing import Route
 from gateway.auth import LocalKeys, made_once
 from gateway.live import Hub
 from gateway.schema.context import Services
-from gateway.web.pages import needs, partners, partnerships, signin
+from gateway.web.pages import needs, partners, partnerships, practices, signin
 from gateway.web.pages.graphql import SignInAgain, Unanswered
 from gateway.web.pages.render import LANGUAGE_COOKIE, LANGUAGES, page
 from gateway.web.pages.session import BadForm
@@ -83,9 +83,36 @@ def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
             Route("/needs/{need_id}", needs.need),
             Route("/needs/{need_id}/live", needs.need_live),
             Route("/needs/{need_id}/partnerships", needs.propose, methods=["POST"]),
+            Route("/practices", practices.browse),
+            Route("/practices/new", practices.new_practice, methods=["GET"]),
+            Route("/practices/new", practices.save_practice, methods=["POST"]),
+            Route("/practices/{practice_id}", practices.practice, methods=["GET"]),
+            Route("/practices/{practice_id}/edit", practices.edit_practice, methods=["GET"]),
+            Route("/practices/{practice_id}/edit", practices.save_practice, methods=["POST"]),
+            Route("/practices/{practice_id}/publish", practices.publish, methods=["POST"]),
+            Route("/practices/{practice_id}/endorsement", practices.endorse, methods=["POST"]),
+            Route("/practices/{practice_id}/comments", practices.comment, methods=["POST"]),
+            Route("/practices/{practice_id}/flags", practices.flag, methods=["POST"]),
+            Route("/moderation", practices.moderation),
+            Route("/moderation/hide", practices.hide, methods=["POST"]),
             Route("/partnerships", partnerships.board),
             Route("/partnerships/{partnership_id}", partnerships.partnership, methods=["GET"]),
             Route("/partnerships/{partnership_id}/stage", partnerships.move, methods=["POST"]),
+            Route(
+                "/partnerships/{partnership_id}/route-check",
+                partnerships.recheck,
+                methods=["POST"],
+            ),
+            Route(
+                "/partnerships/{partnership_id}/contributions",
+                partnerships.contribute,
+                methods=["POST"],
+            ),
+            Route(
+                "/partnerships/{partnership_id}/outcomes",
+                partnerships.record_outcomes,
+                methods=["POST"],
+            ),
         ],
         middleware=[
             Middleware(

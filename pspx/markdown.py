@@ -9,11 +9,29 @@ tags, attributes and URL schemes.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 _markdown = MarkdownIt("commonmark", {"html": False})
+_images_as_links = MarkdownIt("commonmark", {"html": False})
+
+
+def _image_as_link(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    image = tokens[idx]
+    src = escapeHtml(str(image.attrGet("src") or ""))
+    alt = escapeHtml(renderer.renderInlineAsText(image.children or [], options, env)) or "image"
+    return f'<a href="{src}">{alt}</a>'
+
+
+_images_as_links.add_render_rule("image", _image_as_link)
 
 _TAGS = {
     "a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img",
@@ -39,6 +57,12 @@ def sanitise(fragment: str) -> str:
 def render(source: str) -> str:
     """Markdown source as HTML that is safe to put in a page."""
     return sanitise(_markdown.render(source))
+
+
+def render_without_images(source: str) -> str:
+    """Like ``render``, with each image as a link to it: for pages that load nothing from
+    another site."""
+    return sanitise(_images_as_links.render(source))
 
 
 def plain_text(source: str) -> str:

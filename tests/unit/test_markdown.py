@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from services.exchange.markdown import plain_text, render, sanitise
+from pspx.markdown import plain_text, render, render_without_images, sanitise
 
 
 class Elements(HTMLParser):
@@ -81,3 +81,14 @@ def test_plain_text_drops_markup() -> None:
     assert plain_text("# Title\n\nSome **bold** [link](https://x.org) & more") == (
         "Title\nSome bold link & more"
     )
+
+
+def test_without_images_an_image_is_a_link_to_it() -> None:
+    shown = render_without_images("See ![the *map*](https://maps.example/fife.png).")
+    assert "<img" not in shown
+    assert '<a href="https://maps.example/fife.png"' in shown and ">the map</a>" in shown
+
+
+def test_without_images_keeps_the_same_defences() -> None:
+    shown = render_without_images("![x](javascript:alert(1)) <script>alert(1)</script>")
+    assert "href" not in shown and "<script>" not in shown  # no link made, no tag kept
