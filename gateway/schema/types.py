@@ -18,6 +18,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from gateway import rules
+from gateway.clients import Refused
 from gateway.schema.context import Context, Json
 from pspx.events.registry import NeedStatus, OrgKind, Stage
 
@@ -260,13 +261,18 @@ class Need(relay.Node):
         service_area: list[str] | None = None,
     ) -> list[RankedPartner]:
         rules.may_see_shortlist(await info.context.viewer(), self.commissioner_id)
-        found = await info.context.services.matching.for_need(
-            self.key,
-            region=region,
-            kind=[OrgKind(k).value for k in kind] if kind else None,
-            service_area=service_area,
-            limit=rules.page_size(first),
-        )
+        try:
+            found = await info.context.services.matching.for_need(
+                self.key,
+                region=region,
+                kind=[OrgKind(k).value for k in kind] if kind else None,
+                service_area=service_area,
+                limit=rules.page_size(first),
+            )
+        except Refused as exc:
+            if exc.status == 404:  # not ranked yet (just posted), or closed: no shortlist
+                return []
+            raise
         return RankedPartner.many(found["results"])
 
     @strawberry.field(
@@ -275,9 +281,20 @@ class Need(relay.Node):
     )
     async def consortium(self, info: Info[Context, None]) -> Consortium:
         rules.may_see_shortlist(await info.context.viewer(), self.commissioner_id)
-        return Consortium.from_json(
-            await info.context.services.matching.consortium_for_need(self.key)
-        )
+        try:
+            found = await info.context.services.matching.consortium_for_need(self.key)
+        except Refused as exc:
+            if exc.status != 404:
+                raise
+            found = {  # not ranked yet, or closed: nothing to suggest
+                "suggested": False,
+                "reason": "The need is not ranked: it was posted a moment ago, or is closed.",
+                "members": [],
+                "coverage": 0.0,
+                "best_single_coverage": 0.0,
+                "uncovered": [],
+            }
+        return Consortium.from_json(found)
 
     @classmethod
     def from_json(cls, d: Json) -> Self:

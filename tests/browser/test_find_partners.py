@@ -3,6 +3,8 @@ search works without JavaScript, by keyboard alone, and in Swedish and Bulgarian
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -127,3 +129,31 @@ def test_pages_fit_a_phone(page: Page) -> None:
     page.goto(f"/partners?q={NEED}")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def test_an_organisation_edits_its_own_profile(page: Page) -> None:
+    sign_in(page, "Service development manager, Simon Community Scotland")
+    page.goto("/organisations/GB-SC-SC003076")
+    page.get_by_role("link", name="Edit your organisation's profile").click()
+    page.get_by_label("Website").fill("not a web address")
+    page.get_by_label("Volunteers").fill("many")
+    page.get_by_role("button", name="Save changes").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Enter a whole number")
+    checked(page, "organisation-edit-error")
+    page.get_by_label("Volunteers").fill("120")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#website-error")).to_be_visible()  # the registry's own rule, by field
+    page.get_by_label("Website").fill("https://simon.example")
+    note = f"Street outreach {uuid.uuid4().hex[:6]}"
+    description = page.get_by_label("What your organisation does")
+    description.fill(f"{description.input_value()} {note}")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Simon Community Scotland")
+    expect(page.get_by_text(note)).to_be_visible()
+
+
+def test_another_organisations_profile_is_not_editable(page: Page) -> None:
+    sign_in(page)
+    page.goto("/organisations/GB-SC-SC003076")
+    expect(page.get_by_role("link", name="Edit your organisation's profile")).to_have_count(0)

@@ -59,11 +59,16 @@ def test_a_shortlist_fills_in_live_and_a_partnership_moves_to_co_planning(
     checked(page, "need")
 
     page.evaluate("window.notReloaded = true")
+    shortlist = page.locator("#shortlist")
+    chosen_first = shortlist.locator("input[type=checkbox]").first
+    chosen_first.check()
+    chosen_value = chosen_first.get_attribute("value")
     name = f"Friends of {unique}"
     register(urls, name, f"{unique} befriending {unique} visits for isolated older people")
-    shortlist = page.locator("#shortlist")
     expect(shortlist).to_contain_text(name, timeout=30_000)
     assert page.evaluate("window.notReloaded") is True  # it came in live
+    # What the reader had chosen survives the refresh, wherever that partner now ranks.
+    expect(shortlist.locator(f"input[value='{chosen_value}']")).to_be_checked()
 
     shortlist.get_by_label(name, exact=False).check()
     page.get_by_role("button", name="Propose a partnership").click()

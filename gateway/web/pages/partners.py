@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from gateway.web.pages import session
 from gateway.web.pages.graphql import Unanswered, ask
 from gateway.web.pages.render import N_, page
 
@@ -34,6 +35,41 @@ query Profile($orgId: String!) {
     similar(first: 5) { partnerId name score reasons { term } }
   }
 }"""
+
+# Everything an update replaces: the whole profile, as it stands.
+EDITABLE = """
+query Editable($orgId: String!) {
+  organisation(orgId: $orgId) {
+    orgId version name kind alternateNames formerNames description activities serviceAreas
+    regions languages website contact { email phone } size { incomeBand staff volunteers }
+  }
+}"""
+
+UPDATE = """
+mutation Update($orgId: String!, $version: Int!, $profile: ProfileInput!) {
+  updateOrganisation(orgId: $orgId, expectedVersion: $version, profile: $profile) {
+    __typename
+    ... on Problem { message }
+    ... on InvalidInput { fields { field problem } }
+  }
+}"""
+
+PROFILE_FIELDS = (
+    "name",
+    "description",
+    "activities",
+    "service_areas",
+    "regions",
+    "languages",
+    "website",
+    "email",
+    "phone",
+    "staff",
+    "volunteers",
+)
+# The service's name for a field (its last part) to the form's.
+FORM_FIELD = {"serviceAreas": "service_areas", "service_areas": "service_areas"}
+WHOLE_NUMBER = N_("Enter a whole number")
 
 
 def _listed(request: Request, name: str) -> list[str]:
@@ -75,3 +111,98 @@ async def organisation(request: Request) -> Response:
     if found["organisation"] is None:
         return page(request, "not_found.html", status=404)
     return page(request, "organisation.html", org=found["organisation"])
+
+
+def _listed_form(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _form_values(org: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": org["name"],
+        "description": org["description"],
+        "activities": ", ".join(org["activities"]),
+        "service_areas": ", ".join(org["serviceAreas"]),
+        "regions": ", ".join(org["regions"]),
+        "languages": ", ".join(org["languages"]),
+        "website": org["website"] or "",
+        "email": org["contact"]["email"] or "",
+        "phone": org["contact"]["phone"] or "",
+        "staff": "" if org["size"]["staff"] is None else org["size"]["staff"],
+        "volunteers": "" if org["size"]["volunteers"] is None else org["size"]["volunteers"],
+        "version": org["version"],
+    }
+
+
+def _profile(org: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The whole profile an update sends: the form's fields over what it does not show."""
+    errors: dict[str, str] = {}
+    size = dict(org["size"])
+    for name in ("staff", "volunteers"):
+        given = str(fields.get(name, "")).replace(",", "").strip()
+        if given and not given.isdigit():
+            errors[name] = WHOLE_NUMBER
+        size[name] = int(given) if given.isdigit() else None
+    profile = {
+        "name": str(fields.get("name", "")).strip(),
+        "kind": org["kind"],
+        "alternateNames": org["alternateNames"],
+        "formerNames": org["formerNames"],
+        "description": str(fields.get("description", "")).strip(),
+        "activities": _listed_form(str(fields.get("activities", ""))),
+        "serviceAreas": _listed_form(str(fields.get("service_areas", ""))),
+        "regions": _listed_form(str(fields.get("regions", ""))),
+        "languages": _listed_form(str(fields.get("languages", ""))),
+        "website": str(fields.get("website", "")).strip() or None,
+        "contact": {
+            "email": str(fields.get("email", "")).strip() or None,
+            "phone": str(fields.get("phone", "")).strip() or None,
+        },
+        "size": size,
+    }
+    if not profile["name"]:
+        errors["name"] = N_("Enter your organisation's name")
+    return profile, errors
+
+
+def _edit_page(
+    request: Request, org_id: str, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Response:
+    return page(
+        request,
+        "organisation_form.html",
+        status=status,
+        org_id=org_id,
+        values=values,
+        errors={name: errors[name] for name in PROFILE_FIELDS if name in errors},
+        csrf=session.csrf_token(request),
+    )
+
+
+async def edit_organisation(request: Request) -> Response:
+    org_id = request.path_params["org_id"]
+    found = (await ask(request, EDITABLE, orgId=org_id))["organisation"]
+    if found is None:
+        return page(request, "not_found.html", status=404)
+    return _edit_page(request, org_id, _form_values(found), {}, 200)
+
+
+async def update_organisation(request: Request) -> Response:
+    org_id = request.path_params["org_id"]
+    fields = await session.form(request)
+    found = (await ask(request, EDITABLE, orgId=org_id))["organisation"]
+    if found is None:
+        return page(request, "not_found.html", status=404)
+    profile, errors = _profile(found, fields)
+    version = str(fields.get("version", ""))
+    if not errors and version.isdigit():
+        answer = (await ask(request, UPDATE, orgId=org_id, version=int(version), profile=profile))[
+            "updateOrganisation"
+        ]
+        if answer["__typename"] == "Organisation":
+            return RedirectResponse(f"/organisations/{org_id}", status_code=303)
+        for problem in answer.get("fields") or [{"field": "name", "problem": answer["message"]}]:
+            name = problem["field"].split(".")[-1]
+            name = FORM_FIELD.get(name, name if name in PROFILE_FIELDS else "name")
+            errors.setdefault(name, problem["problem"])
+    return _edit_page(request, org_id, fields, errors, 422)

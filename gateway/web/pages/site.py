@@ -76,6 +76,8 @@ def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
             Route("/sign-out", signin.sign_out, methods=["POST"]),
             Route("/partners", partners.find_partners),
             Route("/organisations/{org_id}", partners.organisation),
+            Route("/organisations/{org_id}/edit", partners.edit_organisation, methods=["GET"]),
+            Route("/organisations/{org_id}/edit", partners.update_organisation, methods=["POST"]),
             Route("/needs", needs.needs),
             Route("/needs/new", needs.new_need, methods=["GET"]),
             Route("/needs/new", needs.post_need, methods=["POST"]),

@@ -276,3 +276,33 @@ def test_metrics_name_each_operation_with_its_outcome(system: System) -> None:
         'type="query"} 1.0'
     )
     assert ok in text.splitlines() and failed in text.splitlines()
+
+
+def test_a_need_matching_does_not_rank_has_an_empty_shortlist_not_an_error(
+    system: System,
+) -> None:
+    token = system.token(Role.COMMISSIONER)
+    posted = system.graphql(
+        POST_NEED, {"title": "Closing soon", "text": "Garden maintenance"}, token
+    )["data"]["postNeed"]
+    closed = system.graphql(
+        "mutation M($id: String!, $v: Int!) { moveNeed(needId: $id, expectedVersion: $v,"
+        " status: CLOSED) { __typename } }",
+        {"id": posted["needId"], "v": posted["version"]},
+        token,
+    )
+    assert closed["data"]["moveNeed"]["__typename"] == "Need", closed
+    matching = f"{system.urls['matching']}/needs/{posted['needId']}/partners"
+    deadline = time.monotonic() + 20
+    while httpx.get(matching, timeout=10).status_code != 404:  # matching has dropped it
+        assert time.monotonic() < deadline, "matching never dropped the closed need"
+        time.sleep(0.2)
+    body = system.graphql(
+        "query N($id: String!) { need(needId: $id) { partners { partnerId }"
+        " consortium { suggested reason } } }",
+        {"id": posted["needId"]},
+        token,
+    )
+    assert "errors" not in body, body
+    assert body["data"]["need"]["partners"] == []
+    assert body["data"]["need"]["consortium"]["suggested"] is False
