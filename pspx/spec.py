@@ -53,7 +53,7 @@ class ServiceSpec:
         return settings.service_url(self.name)
 
     def entry(self, settings: Settings) -> str:
-        """Where a person goes next: the GraphQL endpoint of the public entry, else the API
-        docs."""
+        """Where a person goes next: the web front end and GraphQL endpoint of the public
+        entry, else the API docs."""
         url = self.url(settings)
-        return f"GraphQL: {url}/graphql" if self.public else f"API docs: {url}/docs"
+        return f"web: {url}/, GraphQL: {url}/graphql" if self.public else f"API docs: {url}/docs"

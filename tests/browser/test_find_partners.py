@@ -71,21 +71,39 @@ def test_the_search_works_without_javascript(browser: Browser, site: str) -> Non
     context.close()
 
 
-def test_sign_in_and_search_by_keyboard_alone(page: Page) -> None:
-    page.goto("/sign-in")
-    page.get_by_label(COMMISSIONER).focus()
-    page.keyboard.press("Space")
-    page.keyboard.press("Enter")  # submits the form the radio is in
-    expect(page.get_by_text(f"Signed in as {COMMISSIONER}")).to_be_visible()
-    page.goto("/partners")
-    page.get_by_label("What should the partner do?").focus()
-    page.keyboard.type(NEED)
-    for _ in range(40):  # on through the filters to the button
+def tab_to(page: Page, describe: str, limit: int = 80) -> None:
+    """Press Tab until the focused element's label, text or id is ``describe``."""
+    here = """() => { const e = document.activeElement;
+        const label = e.labels && e.labels[0] ? e.labels[0].textContent : "";
+        return [label.trim(), e.textContent.trim(), e.id] }"""
+    for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent.trim()") == "Search":
-            break
+        if describe in page.evaluate(here):
+            return
+    raise AssertionError(f"Tab never reached {describe!r}")
+
+
+def test_sign_in_search_and_open_a_profile_by_keyboard_alone(page: Page) -> None:
+    page.goto("/sign-in")
+    tab_to(page, COMMISSIONER)
+    page.keyboard.press("Space")
+    tab_to(page, "Sign in")
     page.keyboard.press("Enter")
-    expect(page.locator(".pspx-result").first).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {COMMISSIONER}")).to_be_visible()
+    tab_to(page, "Find partners")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/partners")
+    tab_to(page, "q")  # the search box
+    page.keyboard.type(NEED)
+    tab_to(page, "Search")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/partners?*")
+    first = page.locator(".pspx-result").first.get_by_role("link")
+    expect(first).to_be_visible()
+    name = first.inner_text()
+    tab_to(page, name)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ PSPX = [sys.executable, "-m", "stack.cli"]
 
 def env(tmp_path: Path) -> dict[str, str]:
     ports = {
-        name: str(free_port()) for name in ("KAFKA", "MONGO", "REGISTRY", "MATCHING", "EXCHANGE")
+        name: str(free_port())
+        for name in ("KAFKA", "MONGO", "REGISTRY", "MATCHING", "EXCHANGE", "GATEWAY")
     }
     return {
         **os.environ,
@@ -71,6 +72,10 @@ def test_up_status_stop_and_restart_keeps_the_data(tmp_path: Path) -> None:
     try:
         lines = wait_for_line(proc, "PSP Exchange is up")
         assert any(f"registry  ready at {registry}" in line for line in lines)
+        gateway = f"http://127.0.0.1:{environ['PSPX_GATEWAY_PORT']}"
+        assert any(f"(web: {gateway}/, GraphQL: {gateway}/graphql)" in line for line in lines)
+        start_page = httpx.get(f"{gateway}/", timeout=10)
+        assert start_page.status_code == 200 and "PSP Exchange" in start_page.text
         checked = status(environ)
         assert checked.returncode == 0, checked.stdout
         for org in (council, charity):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -38,3 +39,17 @@ async def ask(request: Request, document: str, **variables: Any) -> dict[str, An
         raise Unanswered(errors)
     assert result.data is not None
     return result.data
+
+
+def problems_by_field(
+    answer: dict[str, Any], fields: Sequence[str], renamed: Mapping[str, str]
+) -> dict[str, str]:
+    """A mutation's typed problem as a form's errors: each field the service names (the last
+    part of its path, in the form's own name) with its problem; a problem that names none,
+    or no field of the form, at the form's first field."""
+    first = fields[0]
+    found: dict[str, str] = {}
+    for problem in answer.get("fields") or [{"field": first, "problem": answer["message"]}]:
+        name = str(problem["field"]).split(".")[-1]
+        found.setdefault(renamed.get(name, name if name in fields else first), problem["problem"])
+    return found

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import live, session
-from gateway.web.pages.graphql import ask
+from gateway.web.pages.graphql import ask, problems_by_field
 from gateway.web.pages.render import N_, page
 
 OWN_NEEDS = """
@@ -117,11 +117,6 @@ FORM_FIELD = {"serviceArea": "service_area", "service_area": "service_area"}
 FORM_FIELD |= {"budgetMaxGbp": "budget_max", "budget_max_gbp": "budget_max"}
 
 
-def _form_field(path: str) -> str:
-    name = path.split(".")[-1]
-    return FORM_FIELD.get(name, name if name in FIELDS else "title")
-
-
 async def post_need(request: Request) -> Response:
     fields = await session.form(request)
     details, errors = _details(fields)
@@ -133,8 +128,7 @@ async def post_need(request: Request) -> Response:
         answer = (await ask(request, POST, details=details))["postNeed"]
         if answer["__typename"] == "Need":
             return RedirectResponse(f"/needs/{answer['needId']}", status_code=303)
-        for problem in answer.get("fields") or [{"field": "title", "problem": answer["message"]}]:
-            errors.setdefault(_form_field(problem["field"]), problem["problem"])
+        errors = problems_by_field(answer, FIELDS, FORM_FIELD)
     return page(
         request,
         "need_form.html",

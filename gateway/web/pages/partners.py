@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import session
-from gateway.web.pages.graphql import Unanswered, ask
+from gateway.web.pages.graphql import Unanswered, ask, problems_by_field
 from gateway.web.pages.render import N_, page
 
 KINDS = ["CHARITY", "SOCIAL_ENTERPRISE", "VOLUNTARY", "COMMUNITY", "COOPERATIVE"]
@@ -201,8 +201,5 @@ async def update_organisation(request: Request) -> Response:
         ]
         if answer["__typename"] == "Organisation":
             return RedirectResponse(f"/organisations/{org_id}", status_code=303)
-        for problem in answer.get("fields") or [{"field": "name", "problem": answer["message"]}]:
-            name = problem["field"].split(".")[-1]
-            name = FORM_FIELD.get(name, name if name in PROFILE_FIELDS else "name")
-            errors.setdefault(name, problem["problem"])
+        errors = problems_by_field(answer, PROFILE_FIELDS, FORM_FIELD)
     return _edit_page(request, org_id, fields, errors, 422)

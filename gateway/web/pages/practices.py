@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import session
-from gateway.web.pages.graphql import ask
+from gateway.web.pages.graphql import ask, problems_by_field
 from gateway.web.pages.render import N_, page
 from pspx.markdown import render_without_images
 
@@ -258,11 +258,7 @@ async def save_practice(request: Request) -> Response:
         answer = (await ask(request, DRAFT, practice=content, publish=publish))["draftPractice"]
     if answer["__typename"] == "Practice":
         return RedirectResponse(f"/practices/{answer['practiceId']}", status_code=303)
-    for problem in answer.get("fields") or [{"field": "title", "problem": answer["message"]}]:
-        name = problem["field"].split(".")[-1]
-        errors.setdefault(
-            FORM_FIELD.get(name, name if name in FIELDS else "title"), problem["problem"]
-        )
+    errors = problems_by_field(answer, FIELDS, FORM_FIELD)
     return _form(request, fields, errors, editing=editing, status=422)
 
 
