@@ -46,6 +46,7 @@ import aiohttp
 import httpx
 import numpy as np
 
+from gateway.clients import MatchingClient
 from pspx.settings import Settings
 from stack.embedded import free_port
 from stack.run import Stack, on_free_ports
@@ -149,17 +150,16 @@ async def load(send: Request, texts: list[str], clients: int, seconds: float) ->
 # --- where the gateway's time goes: its CPU a request, in this process ----------------------
 
 
-class _Answers:
-    """A service client that answers every call with one recorded answer of the real service."""
+class RecordedMatching(MatchingClient):
+    """Matching as the gateway calls it, answering a search with an answer the real service
+    gave in this run: so the gateway's own CPU is measured without the call's."""
 
     def __init__(self, answer: Any) -> None:
+        super().__init__("http://127.0.0.1:9")  # never called: ``rank`` answers itself
         self.answer = answer
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        async def call(*_: Any, **__: Any) -> Any:
-            return self.answer
-
-        return call
+    async def rank(self, query: Any) -> Any:
+        return self.answer
 
 
 async def _asgi_post(app: Any, path: str, body: dict[str, Any]) -> None:
@@ -194,14 +194,27 @@ async def _asgi_post(app: Any, path: str, body: dict[str, Any]) -> None:
 def cpu_per_request(rank_answer: Any, texts: list[str], n: int = 1000) -> list[tuple[str, float]]:
     """CPU milliseconds a search costs the gateway itself, matching's answer given."""
     from gateway.app import build
-    from gateway.live import Hub
-    from gateway.schema import schema
-    from gateway.schema.context import Context, Services
+    from gateway.auth import verifier
+    from gateway.clients import ExchangeClient, RegistryClient
+    from gateway.schema.context import Services
     from stack.manifest import GATEWAY
 
-    stub = _Answers(rank_answer)
-    services = Services(registry=stub, exchange=stub, matching=stub, verifier=None)  # type: ignore[arg-type]
-    app = build(GATEWAY, Settings(), services=services)
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings(data_dir=Path(data))
+        services = Services(
+            registry=RegistryClient(settings.service_url("registry")),  # a search asks neither
+            exchange=ExchangeClient(settings.service_url("exchange")),
+            matching=RecordedMatching(rank_answer),
+            verifier=verifier(settings),
+        )
+        app = build(GATEWAY, settings, services=services)
+        return _timed_steps(app, services, texts, n)
+
+
+def _timed_steps(app: Any, services: Any, texts: list[str], n: int) -> list[tuple[str, float]]:
+    from gateway.live import Hub
+    from gateway.schema import schema
+    from gateway.schema.context import Context
 
     async def execute(text: str) -> None:
         result = await schema.execute(

@@ -285,7 +285,7 @@ class RankedPractice:
             cls(
                 rank=n,
                 score=r["score"],
-                reasons=[Reason(term=t["term"], weight=t["weight"]) for t in r["terms"]],
+                reasons=Reason.many(r["terms"]),
                 practice=Practice.from_json(r["practice"]),
             )
             for n, r in enumerate(results, start=1)

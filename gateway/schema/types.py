@@ -56,6 +56,11 @@ class Reason:
     term: str
     weight: float
 
+    @classmethod
+    def many(cls, terms: Iterable[Json]) -> list[Self]:
+        """A service's ``terms`` (each with a term and its weight) as reasons."""
+        return [cls(term=t["term"], weight=t["weight"]) for t in terms]
+
 
 @strawberry.type(description="A filter the result satisfied, and the values that matched")
 class MatchedFilter:
@@ -86,7 +91,7 @@ class RankedPartner:
                 partner_id=r["id"],
                 name=r["name"],
                 score=r["score"],
-                reasons=[Reason(term=t["term"], weight=t["weight"]) for t in r["terms"]],
+                reasons=Reason.many(r["terms"]),
                 matched_filters=[
                     MatchedFilter(name=k, values=v) for k, v in r.get("matched_filters", {}).items()
                 ],
@@ -356,7 +361,7 @@ class FittingNeed:
                 commissioner_id=r["commissioner_id"],
                 rank=r["rank"],
                 score=r["score"],
-                reasons=[Reason(term=t["term"], weight=t["weight"]) for t in r["terms"]],
+                reasons=Reason.many(r["terms"]),
             )
             for r in results
         ]
