@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         "pspx_org", description="Token claim naming the user's organisation"
     )
     oidc_role_claim: str = Field("pspx_role", description="Token claim naming the user's role")
+    oidc_client_id: str = Field(
+        "", description="The web front end's client id at the OpenID Connect provider"
+    )
+    oidc_client_secret: str = Field(
+        "",
+        description="The web front end's client secret at the provider; empty for a public "
+        "client (the sign-in uses PKCE either way)",
+    )
+    public_url: str = Field(
+        "",
+        description="The gateway's address as browsers reach it (https://...), for the "
+        "provider's redirect back; empty: taken from each request",
+    )
     token_ttl_s: int = Field(
         8 * 3600, gt=0, le=30 * 86400, description="Lifetime of tokens the gateway signs itself"
     )
