@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -366,19 +367,27 @@ class OidcVerifier:
         self._fetching = asyncio.Lock()
 
     async def verify(self, token: str) -> Principal:
+        claims = await self._claims(token, audience=self.settings.oidc_audience)
+        return _principal(claims, self.settings)
+
+    async def id_token_claims(self, token: str, *, client_id: str, nonce: str) -> dict[str, Any]:
+        """The claims of an ID token the provider issued to the web front end (``client_id``)
+        for the sign-in that sent ``nonce``: another sign-in's token is refused."""
+        claims = await self._claims(token, audience=client_id)
+        given = claims.get("nonce")
+        if not isinstance(given, str) or not hmac.compare_digest(given, nonce):
+            raise SignInRefused("the ID token was not issued for this sign-in (nonce)")
+        return claims
+
+    async def _claims(self, token: str, *, audience: str) -> dict[str, Any]:
         header = _header(token, OIDC_ALGORITHMS)
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise SignInRefused("the token names no signing key (kid header)")
         key = _fitting_key(await self._jwk(kid), header["alg"])
-        claims = _decode(
-            token,
-            key,
-            header["alg"],
-            issuer=self.settings.oidc_issuer,
-            audience=self.settings.oidc_audience,
+        return _decode(
+            token, key, header["alg"], issuer=self.settings.oidc_issuer, audience=audience
         )
-        return _principal(claims, self.settings)
 
     async def _jwk(self, kid: str) -> dict[str, Any]:
         if kid not in self._keys:

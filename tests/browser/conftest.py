@@ -51,14 +51,31 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def urls(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def extra_settings() -> dict[str, Any]:
+    """Settings the system runs with beyond a test's defaults; a module may override it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def other_sites() -> tuple[str, ...]:
+    """Origins besides the gateway's that a module's pages may go to (none by default)."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def urls(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory, extra_settings: dict[str, Any]
+) -> Iterator[dict[str, str]]:
     """Every service's URL, with the demo data loaded and rankable."""
     data = tmp_path_factory.mktemp("site")
     broker_port = embedded.free_port()
     broker = embedded.start_broker(broker_port)  # a log of its own: fixed demo ids stay here
     try:
         settings = stack.settings(
-            data_dir=data, kafka_bootstrap=f"127.0.0.1:{broker_port}", log_check_s=1.0
+            data_dir=data,
+            kafka_bootstrap=f"127.0.0.1:{broker_port}",
+            log_check_s=1.0,
+            **extra_settings,
         )
         names = ["registry", "exchange", "matching", "gateway"]
         with processes(settings, names, Path(data) / "logs") as urls:
@@ -86,13 +103,14 @@ def wait_rankable(matching: str, text: str, timeout_s: float = 60) -> None:
 
 
 @pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:
+def page(browser: Browser, site: str, other_sites: tuple[str, ...]) -> Iterator[Page]:
     context = browser.new_context(
         base_url=site, viewport={"width": WIDTHS["desktop"], "height": 900}
     )
     opened = context.new_page()
     outside: list[str] = []
-    opened.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site) else None)
+    allowed = (site, *other_sites)
+    opened.on("request", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
     yield opened
     context.close()
     assert outside == [], f"pages loaded URLs outside the gateway: {outside}"

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.auth import LocalKeys, made_once
+from gateway.auth import LocalKeys, OidcVerifier, made_once
 from gateway.live import Hub
 from gateway.schema.context import Services
-from gateway.web.pages import needs, partners, partnerships, practices, signin
+from gateway.web.pages import needs, oidc, partners, partnerships, practices, signin
 from gateway.web.pages.graphql import SignInAgain, Unanswered
 from gateway.web.pages.render import LANGUAGE_COOKIE, LANGUAGES, page
 from gateway.web.pages.session import BadForm
@@ -73,6 +73,8 @@ def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
             Route("/language", choose_language),
             Route("/sign-in", signin.sign_in_page, methods=["GET"]),
             Route("/sign-in", signin.sign_in, methods=["POST"]),
+            Route("/sign-in/provider", oidc.start),
+            Route("/sign-in/callback", oidc.callback),
             Route("/sign-out", signin.sign_out, methods=["POST"]),
             Route("/partners", partners.find_partners),
             Route("/organisations/{org_id}", partners.organisation),
@@ -135,6 +137,14 @@ def site(services: Services, hub: Hub, settings: Settings) -> Starlette:
     )
     app.state.services = services
     app.state.hub = hub
-    # The demo sign-in exists only where the gateway signs its own tokens.
+    # The demo sign-in exists only where the gateway signs its own tokens; the provider's,
+    # where the gateway has a client id there.
     app.state.local_keys = None if settings.oidc_issuer else LocalKeys(settings)
+    verifier = services.verifier
+    app.state.provider = (
+        oidc.Provider(settings, verifier)
+        if isinstance(verifier, OidcVerifier) and settings.oidc_client_id
+        else None
+    )
+    app.state.public_url = settings.public_url
     return app

@@ -305,3 +305,27 @@ async def test_a_provider_that_answers_nonsense_is_refused(
     clock.now += 5
     assert await verifier.verify(RSA_KEY.sign(claims(), "RS256")) == PRINCIPAL
     assert len(provider.hits) == 2
+
+
+async def test_an_id_token_is_for_the_web_client_and_this_sign_in(settings: Settings) -> None:
+    verifier = OidcVerifier(settings)
+    identity = claims(aud="pspx-web", nonce="n-1", pspx_org=None, pspx_role=None)
+
+    found = await verifier.id_token_claims(
+        RSA_KEY.sign(identity, "RS256"), client_id="pspx-web", nonce="n-1"
+    )
+    assert found["sub"] == identity["sub"]
+
+    with pytest.raises(SignInRefused, match=r"not issued for this sign-in \(nonce\)"):
+        await verifier.id_token_claims(
+            RSA_KEY.sign(identity, "RS256"), client_id="pspx-web", nonce="n-2"
+        )
+    with pytest.raises(SignInRefused, match="not issued for this sign-in"):
+        unbound = claims(aud="pspx-web", pspx_org=None, pspx_role=None)
+        await verifier.id_token_claims(
+            RSA_KEY.sign(unbound, "RS256"), client_id="pspx-web", nonce="n-1"
+        )
+    with pytest.raises(SignInRefused, match="meant for another audience"):
+        await verifier.id_token_claims(
+            RSA_KEY.sign(identity, "RS256"), client_id="another-client", nonce="n-1"
+        )
