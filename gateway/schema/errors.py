@@ -122,6 +122,8 @@ class PublicErrors(MaskErrors):
         original = error.original_error
         if original is None:  # a syntax or validation error: about the query, not the server
             return error
+        if isinstance(original, GraphQLError) and error.path is None:
+            return error  # a variable that does not fit its type (an unknown enum value, say)
         if isinstance(original, Denied | BadArgument):
             message = original.message if isinstance(original, Denied) else str(original)
             return GraphQLError(

@@ -24,6 +24,7 @@ from gateway.schema.types import (
     Partnership,
     RankedPartner,
     RouteCheck,
+    SizeBandEnum,
     StageEnum,
     need,
     organisation,
@@ -41,6 +42,10 @@ class PartnerSearch:
         default_factory=list, description="At most 20"
     )
     service_areas: list[str] = strawberry.field(default_factory=list, description="At most 50")
+    sizes: list[SizeBandEnum] = strawberry.field(
+        default_factory=list,
+        description="Any of these (none: any size); no staff figure matches none",
+    )
 
     def to_json(self, limit: int) -> Json:
         return {
@@ -50,6 +55,7 @@ class PartnerSearch:
             "regions": self.regions,
             "kinds": [OrgKind(k).value for k in self.kinds],
             "service_areas": self.service_areas,
+            "sizes": [s.value for s in self.sizes],
             "limit": limit,
         }
 

@@ -20,13 +20,23 @@ from strawberry.types import Info
 from gateway import rules
 from gateway.clients import Refused
 from gateway.schema.context import Context, Json
-from pspx.events.registry import NeedStatus, OrgKind, Stage
+from pspx.events.registry import NeedStatus, OrgKind, SizeBand, Stage, size_band
 
 OrgKindEnum = strawberry.enum(OrgKind, name="OrgKind", description="What kind of organisation")
 NeedStatusEnum = strawberry.enum(NeedStatus, name="NeedStatus")
 StageEnum = strawberry.enum(
     Stage, name="Stage", description="Where a partnership is: proposed to commissioned or ended"
 )
+
+
+@strawberry.enum(
+    name="SizeBand", description="An organisation's size by its paid staff: the UK's standard bands"
+)
+class SizeBandEnum(Enum):
+    MICRO = strawberry.enum_value(SizeBand.MICRO.value, description="0 to 9 paid staff")
+    SMALL = strawberry.enum_value(SizeBand.SMALL.value, description="10 to 49 paid staff")
+    MEDIUM = strawberry.enum_value(SizeBand.MEDIUM.value, description="50 to 249 paid staff")
+    LARGE = strawberry.enum_value(SizeBand.LARGE.value, description="250 or more paid staff")
 
 
 @strawberry.enum(description="How a practice stands on the exchange")
@@ -177,6 +187,11 @@ class Organisation(relay.Node):
     @strawberry.field(description="A charity, social enterprise, cooperative or the like")
     def third_sector(self) -> bool:
         return OrgKind(self.kind).is_third_sector
+
+    @strawberry.field(description="Its size band by paid staff; null if it gives no staff figure")
+    def size_band(self) -> SizeBandEnum | None:
+        band = size_band(self.size.staff)
+        return None if band is None else SizeBandEnum(band.value)
 
     @strawberry.field(description="Partners whose work is most like this one's")
     async def similar(self, info: Info[Context, None], first: int = 10) -> list[RankedPartner]:

@@ -65,6 +65,31 @@ class Size(Payload):
     volunteers: Count | None = None
 
 
+class SizeBand(StrEnum):
+    """The UK's standard size bands, by paid staff."""
+
+    MICRO = "micro"  # 0 to 9
+    SMALL = "small"  # 10 to 49
+    MEDIUM = "medium"  # 50 to 249
+    LARGE = "large"  # 250 or more
+
+
+def size_band(staff: int | None) -> SizeBand | None:
+    """An organisation's size band from its paid staff; none without a staff figure.
+
+    Derived, not stored: the bands are a reading of the staff a profile gives, so they
+    never disagree with it (volunteers and income do not count)."""
+    if staff is None:
+        return None
+    if staff >= 250:
+        return SizeBand.LARGE
+    if staff >= 50:
+        return SizeBand.MEDIUM
+    if staff >= 10:
+        return SizeBand.SMALL
+    return SizeBand.MICRO
+
+
 class Contact(Payload):
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=50)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from pspx.events.registry import SizeBand
 from pspx.http import errors
 from services.matching.queries import (
     ConsortiumView,
@@ -42,6 +43,12 @@ class RankRequest(BaseModel):
     )
     kinds: list[Words] = Field(default_factory=list, max_length=20)
     service_areas: list[Words] = Field(default_factory=list, max_length=50)
+    sizes: list[SizeBand] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Any of these size bands, by paid staff (none: any size); a partner "
+        "whose profile gives no staff figure has no band, so matches none",
+    )
     limit: int = Field(20, ge=1, le=200)
 
 
@@ -57,6 +64,7 @@ async def rank_for_need(
     region: Values = None,
     kind: Values = None,
     service_area: Values = None,
+    size: Annotated[list[SizeBand] | None, Query(max_length=4)] = None,
     limit: Limit = 20,
 ) -> ResultsView:
     return queries(request).partners_for_need(
@@ -64,6 +72,7 @@ async def rank_for_need(
         regions=region or (),
         kinds=kind or (),
         service_areas=service_area or (),
+        sizes=size or (),
         limit=limit,
     )
 
@@ -77,6 +86,7 @@ async def rank_text(body: RankRequest, request: Request) -> ResultsView:
         regions=body.regions,
         kinds=body.kinds,
         service_areas=body.service_areas,
+        sizes=body.sizes,
         limit=body.limit,
     )
 

@@ -35,7 +35,7 @@ PARTNER_SCHEMA = Schema(
         "service_areas": 2,
         "practices": 1,
     },
-    facets=("regions", "kind", "service_areas"),
+    facets=("regions", "kind", "service_areas", "size"),
     attachment_field="practices",
 )
 PRACTICE_SCHEMA = Schema(
@@ -74,8 +74,10 @@ def partner_document(
     regions: Sequence[str] = (),
     alternate_names: Sequence[str] = (),
     practices: Mapping[str, str] | None = None,
+    size: str | None = None,
 ) -> Document:
-    """A partner for ``PARTNER_SCHEMA``; ``practices`` maps practice id to text."""
+    """A partner for ``PARTNER_SCHEMA``; ``practices`` maps practice id to text, ``size`` is
+    its size band (none: no staff figure, so a size filter never matches it)."""
     return Document(
         id=id,
         fields={
@@ -85,7 +87,12 @@ def partner_document(
             "activities": tuple(activities),
             "service_areas": tuple(service_areas),
         },
-        facets={"regions": tuple(regions), "kind": (kind,), "service_areas": tuple(service_areas)},
+        facets={
+            "regions": tuple(regions),
+            "kind": (kind,),
+            "service_areas": tuple(service_areas),
+            "size": (size,) if size else (),
+        },
         attachments=dict(practices or {}),
     )
 
@@ -144,9 +151,10 @@ def need_query(
     regions: Collection[str] = (),
     kinds: Collection[str] = (),
     service_areas: Collection[str] = (),
+    sizes: Collection[str] = (),
 ) -> Query:
     """A partner query for a need; empty filter lists mean "any"."""
-    filters = {"regions": regions, "kind": kinds, "service_areas": service_areas}
+    filters = {"regions": regions, "kind": kinds, "service_areas": service_areas, "size": sizes}
     return Query(
         text="\n".join([title, description, *outcomes]),
         filters={facet: values for facet, values in filters.items() if values},

@@ -26,6 +26,7 @@ from pspx.events.registry import (
     OrganisationRegistered,
     OrganisationRemoved,
     OrganisationUpdated,
+    size_band,
 )
 from services.matching.documents import (
     PRACTICE_SCHEMA,
@@ -83,6 +84,7 @@ class Need:
             regions=filters.get("regions", ()),
             kinds=filters.get("kinds", ()),
             service_areas=filters.get("service_areas", ()),
+            sizes=filters.get("sizes", ()),
         )
 
 
@@ -97,6 +99,7 @@ def partner_doc(org_id: str, p: OrganisationProfile, practices: dict[str, str]) 
         regions=p.regions,
         alternate_names=[*p.alternate_names, *p.former_names],
         practices=practices,
+        size=size_band(p.size.staff),
     )
 
 

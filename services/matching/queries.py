@@ -136,11 +136,12 @@ class MatchingQueries:
         regions: Sequence[str] = (),
         kinds: Sequence[str] = (),
         service_areas: Sequence[str] = (),
+        sizes: Sequence[str] = (),
     ) -> Query:
         need = self.index.need(need_id)
         if need is None:
             raise NotFound(f"no open need {need_id}", field="need_id")
-        return need.query(regions=regions, kinds=kinds, service_areas=service_areas)
+        return need.query(regions=regions, kinds=kinds, service_areas=service_areas, sizes=sizes)
 
     # partners
 
@@ -151,9 +152,10 @@ class MatchingQueries:
         regions: Sequence[str] = (),
         kinds: Sequence[str] = (),
         service_areas: Sequence[str] = (),
+        sizes: Sequence[str] = (),
         limit: int = 20,
     ) -> ResultsView:
-        query = self._need_query(need_id, regions, kinds, service_areas)
+        query = self._need_query(need_id, regions, kinds, service_areas, sizes)
         return results(self.index.partners, self.index.partners.search(query, limit))
 
     def partners_for_text(
@@ -165,6 +167,7 @@ class MatchingQueries:
         regions: Sequence[str] = (),
         kinds: Sequence[str] = (),
         service_areas: Sequence[str] = (),
+        sizes: Sequence[str] = (),
         limit: int = 20,
     ) -> ResultsView:
         query = need_query(
@@ -174,6 +177,7 @@ class MatchingQueries:
             regions=regions,
             kinds=kinds,
             service_areas=service_areas,
+            sizes=sizes,
         )
         return results(self.index.partners, self.index.partners.search(query, limit))
 

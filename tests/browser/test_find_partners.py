@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 
 COMMISSIONER = "Commissioning officer, Manchester City Council"
 NEED = "befriending for isolated older people"
+SUPPORT = "подкрепа"  # "support" in Bulgarian: demo partners of every size use the word
 
 
 def sign_in(page: Page, who: str = COMMISSIONER) -> None:
@@ -69,6 +70,29 @@ def test_the_search_works_without_javascript(browser: Browser, site: str) -> Non
     assert "kind=CHARITY" in page.url
     expect(page.get_by_label("Charity")).to_be_checked()
     context.close()
+
+
+def test_a_size_leaves_only_partners_of_that_size(page: Page) -> None:
+    page.goto("/partners")
+    page.get_by_label("What should the partner do?").fill(SUPPORT)
+    page.get_by_role("button", name="Search").click()
+    sizes = page.locator(".pspx-result .pspx-size")
+    expect(sizes.first).to_be_visible()
+    everyone = page.locator(".pspx-result").count()
+    assert set(sizes.all_inner_texts()) == {"Micro", "Small", "Medium", "Large"}
+
+    page.get_by_label("Medium", exact=True).check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_label("Medium", exact=True)).to_be_checked()
+    assert "size=MEDIUM" in page.url
+    results = page.locator(".pspx-result")
+    expect(results.first).to_be_visible()
+    assert 0 < results.count() < everyone
+    assert sizes.all_inner_texts() == ["Medium"] * results.count()
+    checked(page, "find-partners-by-size")
+
+    results.first.get_by_role("link").click()
+    expect(page.get_by_text("Medium (50 to 249 paid staff)")).to_be_visible()
 
 
 def tab_to(page: Page, describe: str, limit: int = 80) -> None:

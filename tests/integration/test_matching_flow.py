@@ -228,3 +228,68 @@ async def test_a_poison_message_does_not_stop_the_index(stack: Stack) -> None:
             await producer.stop()
         assert (await registry.post("/organisations", json=charity)).status_code == 201
         await eventually(lambda: _in_index(matching, charity["id"], word))
+
+
+async def test_a_size_filter_keeps_only_partners_of_those_sizes(stack: Stack) -> None:
+    settings = stack.settings()
+    word = f"brackenfold{uid()}"
+    text = f"{word} lunch club"
+    small = org("GB-CHC", "Small Club", "charity", text, size={"staff": 12, "volunteers": 40})
+    medium = org("GB-CHC", "Medium Club", "charity", text, size={"staff": 60})
+    micro = org("GB-CHC", "Micro Club", "charity", text, size={"staff": 3})
+    volunteers_only = org("GB-CHC", "Volunteer Club", "charity", text, size={"volunteers": 90})
+    unsized = org("GB-CHC", "Quiet Club", "charity", text)
+    ours = [small, medium, micro, volunteers_only, unsized]
+    async with (
+        serving(build("registry", settings)) as registry,
+        serving(build("matching", settings)) as matching,
+    ):
+        await eventually(lambda: loaded(matching))
+        for o in ours:
+            assert (await registry.post("/organisations", json=o)).status_code == 201
+
+        async def all_in() -> bool:
+            return len(await ranked_ids(matching, text)) == len(ours)
+
+        await eventually(all_in)
+        assert await ranked_ids(matching, text, sizes=["small"]) == [small["id"]]
+        assert set(await ranked_ids(matching, text, sizes=["small", "medium"])) == {
+            small["id"],
+            medium["id"],
+        }
+        assert await ranked_ids(matching, text, sizes=["large"]) == []
+
+        refused = await matching.post("/rank", json={"description": text, "sizes": ["huge"]})
+        assert refused.status_code == 422
+        assert [f["field"] for f in refused.json()["fields"]] == ["sizes.0"]
+
+        council = org("GB-LAE", "Size Council", "public_body", "Commissions lunch clubs")
+        assert (await registry.post("/organisations", json=council)).status_code == 201
+        posted = await registry.post(
+            "/needs",
+            json={
+                "commissioner_id": council["id"],
+                "details": {"title": text, "description": text},
+            },
+        )
+        shortlist = f"/needs/{posted.json()['id']}/partners"
+
+        async def need_ranked() -> bool:
+            return (await matching.get(shortlist)).status_code == 200
+
+        await eventually(need_ranked)
+        found = (await matching.get(shortlist, params={"size": ["medium", "micro"]})).json()
+        assert {r["id"] for r in found["results"]} == {medium["id"], micro["id"]}
+        wrong = await matching.get(shortlist, params={"size": "huge"})
+        assert wrong.status_code == 422
+        assert [f["field"] for f in wrong.json()["fields"]] == ["size.0"]
+
+        # A partner that takes on staff moves band as soon as its update is folded in.
+        grown = {"expected_version": 1, "profile": {**small["profile"], "size": {"staff": 300}}}
+        assert (await registry.put(f"/organisations/{small['id']}", json=grown)).status_code == 200
+
+        async def moved() -> bool:
+            return await ranked_ids(matching, text, sizes=["large"]) == [small["id"]]
+
+        await eventually(moved)
+        assert await ranked_ids(matching, text, sizes=["small"]) == []

@@ -13,13 +13,20 @@ from gateway.web.pages.graphql import Unanswered, ask, problems_by_field
 from gateway.web.pages.render import N_, page
 
 KINDS = ["CHARITY", "SOCIAL_ENTERPRISE", "VOLUNTARY", "COMMUNITY", "COOPERATIVE"]
+# The schema's size bands: each one's name and the paid staff it stands for.
+SIZES = {
+    "MICRO": (N_("Micro"), N_("0 to 9 paid staff")),
+    "SMALL": (N_("Small"), N_("10 to 49 paid staff")),
+    "MEDIUM": (N_("Medium"), N_("50 to 249 paid staff")),
+    "LARGE": (N_("Large"), N_("250 or more paid staff")),
+}
 RESULTS = 20
 
 SEARCH = """
 query Find($search: PartnerSearch!, $first: Int!) {
   searchPartners(search: $search, first: $first) {
     rank partnerId name score reasons { term weight } matchedFilters { name values }
-    partner { orgId kind regions serviceAreas size { staff volunteers } }
+    partner { orgId kind regions serviceAreas sizeBand size { staff volunteers } }
   }
   consortium(search: $search) {
     suggested reason coverage bestSingleCoverage uncovered members { partnerId name covers }
@@ -31,7 +38,7 @@ query Profile($orgId: String!) {
   organisation(orgId: $orgId) {
     orgId name kind description activities serviceAreas regions languages alternateNames
     formerNames website contact { email phone } size { incomeBand staff volunteers }
-    registeredAt thirdSector
+    sizeBand registeredAt thirdSector
     similar(first: 5) { partnerId name score reasons { term } }
   }
 }"""
@@ -82,6 +89,7 @@ async def find_partners(request: Request) -> Response:
         "regions": _listed(request, "region"),
         "kinds": [k for k in _listed(request, "kind") if k in KINDS],
         "serviceAreas": _listed(request, "service_area"),
+        "sizes": [s for s in _listed(request, "size") if s in SIZES],
     }
     found: dict[str, Any] | None = None
     error = None
@@ -101,6 +109,7 @@ async def find_partners(request: Request) -> Response:
         text=text,
         filters=filters,
         kinds=KINDS,
+        sizes=SIZES,
         found=found,
         error=error,
     )
@@ -110,7 +119,7 @@ async def organisation(request: Request) -> Response:
     found = await ask(request, PROFILE, orgId=request.path_params["org_id"])
     if found["organisation"] is None:
         return page(request, "not_found.html", status=404)
-    return page(request, "organisation.html", org=found["organisation"])
+    return page(request, "organisation.html", org=found["organisation"], sizes=SIZES)
 
 
 def _listed_form(text: str) -> list[str]:

@@ -155,6 +155,46 @@ def test_fifty_ranked_partners_with_profiles_cost_one_registry_call(system: Syst
     assert registry_calls(system, "/organisations") - before == 1
 
 
+def test_a_search_by_size_finds_only_partners_of_that_size(system: System) -> None:
+    word = f"fernwhistle{uid()}"
+    batch: list[dict[str, Any]] = [
+        {
+            "id": f"GB-CHC-{uid()}",
+            "profile": {
+                "name": f"Club {staff}",
+                "kind": "charity",
+                "description": f"Walking groups {word}",
+                "size": {"staff": staff, "volunteers": 10},
+            },
+        }
+        for staff in (4, 25, 400, None)  # micro, small, large, no figure
+    ]
+    imported = httpx.post(f"{system.urls['registry']}/organisations/import", json=batch, timeout=30)
+    assert imported.status_code == 200, imported.text
+    for org in batch:
+        wait_rankable(system, f"walking {word}", org["id"])
+    by_size = """query S($text: String!, $sizes: [SizeBand!]!) {
+      searchPartners(search: {text: $text, sizes: $sizes}) {
+        partnerId matchedFilters { name values } partner { sizeBand size { staff } }
+      }
+    }"""
+    found = system.graphql(by_size, {"text": f"walking {word}", "sizes": ["SMALL"]})
+    assert found["data"]["searchPartners"] == [
+        {
+            "partnerId": batch[1]["id"],
+            "matchedFilters": [{"name": "size", "values": ["small"]}],
+            "partner": {"sizeBand": "SMALL", "size": {"staff": 25}},
+        }
+    ]
+    either = system.graphql(by_size, {"text": f"walking {word}", "sizes": ["MICRO", "LARGE"]})
+    assert {r["partner"]["sizeBand"] for r in either["data"]["searchPartners"]} == {
+        "MICRO",
+        "LARGE",
+    }
+    wrong = system.graphql(by_size, {"text": f"walking {word}", "sizes": ["HUGE"]})
+    assert wrong["data"] is None and "SizeBand" in wrong["errors"][0]["message"]
+
+
 def test_a_query_too_costly_is_refused_before_it_runs(system: System) -> None:
     query = """{ searchPartners(search: {text: "care"}, first: 100) {
         partner { similar(first: 100) { partner { similar(first: 100) { partnerId } } } } } }"""

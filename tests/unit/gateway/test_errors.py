@@ -16,13 +16,15 @@ from tests.unit.gateway.conftest import JsonServer
 ORGANISATION = '{ organisation(orgId: "GB-CHC-1") { name } }'
 
 
-def ask(settings: Settings, query: str) -> dict[str, Any]:
+def ask(settings: Settings, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     app = build(GATEWAY, settings, services=services_from(settings))
 
     async def post() -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            response = await client.post("/graphql", json={"query": query})
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}
+            )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -59,3 +61,10 @@ def test_the_schema_names_no_service_address() -> None:
     body = ask(settings, "{ __schema { types { name description fields { name description } } } }")
     assert "errors" not in body
     assert "registry.internal" not in str(body) and "8001" not in str(body)
+
+
+def test_a_variable_that_does_not_fit_its_type_is_named_not_masked() -> None:
+    query = 'query S($s: [SizeBand!]!) { searchPartners(search: {text: "x", sizes: $s}) { rank } }'
+    [error] = ask(Settings(), query, {"s": ["HUGE"]})["errors"]
+    assert "'HUGE' does not exist in 'SizeBand'" in error["message"]
+    assert error.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR"

@@ -96,6 +96,36 @@ def test_filters_exclude_before_ranking(engine: Engine) -> None:
     assert engine.search(need_query("", "food parcels", kinds=["community"])) == []
 
 
+def test_a_size_filter_keeps_partners_of_those_sizes_and_none_without_one() -> None:
+    built = Engine()
+    built.build(
+        [
+            partner_document("micro", "Lunch Club", "charity", "Lunch club", size="micro"),
+            partner_document("small", "Lunch Trust", "charity", "Lunch club meals", size="small"),
+            partner_document("medium", "Meals Ltd", "voluntary", "Lunch club", size="medium"),
+            partner_document("unsized", "Lunch Friends", "charity", "Lunch club"),
+        ]
+    )
+    assert set(ids(built.search(need_query("", "lunch club")))) == {
+        "micro",
+        "small",
+        "medium",
+        "unsized",
+    }
+    assert ids(built.search(need_query("", "lunch club", sizes=["small"]))) == ["small"]
+    both = built.search(need_query("", "lunch club", sizes=["SMALL", "medium"]))
+    assert sorted(ids(both)) == ["medium", "small"]
+    assert {h.doc_id: h.matched_filters for h in both} == {
+        "small": {"size": ("small",)},
+        "medium": {"size": ("medium",)},
+    }
+    assert built.search(need_query("", "lunch club", sizes=["large"])) == []
+    # A partner that grows is found in its new band, not its old one, before any refit.
+    built.upsert(partner_document("small", "Lunch Trust", "charity", "Lunch club", size="large"))
+    assert ids(built.search(need_query("", "lunch club", sizes=["large"]))) == ["small"]
+    assert ids(built.search(need_query("", "lunch club", sizes=["small"]))) == []
+
+
 def test_explanation_terms_occur_in_both_texts(engine: Engine) -> None:
     text = "Tenancy advice for homeless people"
     hit = engine.search(need_query("", text))[0]

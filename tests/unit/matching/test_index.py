@@ -15,8 +15,9 @@ from pspx.events.registry import (
     OrganisationRemoved,
     OrganisationUpdated,
     OrgKind,
+    Size,
 )
-from services.matching.documents import Query
+from services.matching.documents import Query, need_query
 from services.matching.index import MatchingIndex, Outgoing
 
 COUNCIL = "GB-LAE-LDS"
@@ -68,6 +69,27 @@ def test_partners_are_ranked_and_public_bodies_are_not() -> None:
     fold(index, registered("GB-CHC-1", "Food Bank", "emergency food parcels"))
     fold(index, registered(COUNCIL, "Leeds Council", "food parcels policy", OrgKind.PUBLIC_BODY))
     assert ids(index, "food parcels") == ["GB-CHC-1"]
+
+
+def test_a_partners_size_band_comes_from_its_paid_staff() -> None:
+    index = MatchingIndex()
+    for org_id, size in [
+        ("GB-CHC-1", Size(staff=12, volunteers=3)),
+        ("GB-CHC-2", Size(staff=9)),
+        ("GB-CHC-3", Size(volunteers=400)),  # volunteers are no staff figure
+    ]:
+        profile = OrganisationProfile(
+            name="Club", kind=OrgKind.CHARITY, description="lunch club", size=size
+        )
+        fold(index, env(OrganisationRegistered(id=org_id, profile=profile), org_id))
+
+    def sized(*sizes: str) -> list[str]:
+        return sorted(h.doc_id for h in index.partners.search(need_query("", "lunch", sizes=sizes)))
+
+    assert sized("small") == ["GB-CHC-1"]
+    assert sized("micro") == ["GB-CHC-2"]
+    assert sized("micro", "small", "medium", "large") == ["GB-CHC-1", "GB-CHC-2"]
+    assert sized() == ["GB-CHC-1", "GB-CHC-2", "GB-CHC-3"]
 
 
 def test_a_duplicate_or_older_event_changes_nothing() -> None:
