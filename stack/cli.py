@@ -11,11 +11,12 @@ import httpx
 import typer
 
 from pspx.settings import Settings, get_settings
-from stack import embedded, manifest
+from stack import dlq, embedded, manifest
 
 app = typer.Typer(help="PSP Exchange: run, inspect and feed the system.", no_args_is_help=True)
 match_app = typer.Typer(help="The matching engine, offline.", no_args_is_help=True)
 app.add_typer(match_app, name="match")
+app.add_typer(dlq.app, name="dlq")
 
 RegistryUrl = Annotated[
     str | None, typer.Option(help="Registry base URL (default: from the settings)")
