@@ -22,37 +22,33 @@ all again (consumers are idempotent). ``pspx replay`` does the same on demand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from pspx.events import Envelope, Event, new_envelope
 from pspx.kafka import EventBus, Probe, ensure_topics
+from pspx.lease import Lease, LeaseLost
 from pspx.metrics import OUTBOX_PENDING, RELAY_REPUBLISHED
+from pspx.mongo import in_transaction
 from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # events published per round trip to the broker
-
-_last_seq = 0
-
-
-def _next_seq() -> int:
-    """A per-process increasing sequence; clock-based so it also orders across restarts."""
-    global _last_seq
-    _last_seq = max(_last_seq + 1, time.time_ns())
-    return _last_seq
+SEQUENCE_ID = "outbox"
 
 
 def history_id(topic: str, seq: int) -> str:
@@ -67,6 +63,8 @@ class Outbox:
         self.records = db["outbox"]  # every event staged, in order: the history
         self.pending = db["outbox_pending"]  # a change not yet sent, with its events
         self.positions = db["outbox_positions"]  # where the broker put each partition's ends
+        self.sequence = db["outbox_sequence"]  # the last sequence number given out
+        self.lease = db["outbox_lease"]  # which replica's relay publishes
         self.source = source
         self.topics = frozenset(topics)
         self.written = asyncio.Event()
@@ -74,6 +72,37 @@ class Outbox:
     async def ensure_indexes(self) -> None:
         # The history needs no index of its own: its ids sort by topic, then sequence.
         await self.pending.create_index([("seq", ASCENDING)])
+        with contextlib.suppress(DuplicateKeyError):  # another replica made it first
+            await self.sequence.update_one(
+                {"_id": SEQUENCE_ID}, {"$setOnInsert": {"last": time.time_ns()}}, upsert=True
+            )
+
+    async def _numbers(self, session: AsyncClientSession, count: int) -> list[int]:
+        """``count`` sequence numbers above every number given before, in the caller's
+        transaction. Every staging transaction writes the one sequence document, so two that
+        overlap conflict and one is retried: numbers follow commit order, and an aggregate's
+        events stay in version order whichever replica wrote them, whatever its clock says."""
+        now = time.time_ns()
+        # Usually the clock is ahead of the last number: start there, so numbers stay close to
+        # the time of staging (and above those of histories numbered by clock alone).
+        moved = await self.sequence.update_one(
+            {"_id": SEQUENCE_ID, "last": {"$lt": now}},
+            {"$set": {"last": now + count - 1}},
+            session=session,
+        )
+        if moved.matched_count:
+            return list(range(now, now + count))
+        counted = await self.sequence.find_one_and_update(
+            {"_id": SEQUENCE_ID},
+            {"$inc": {"last": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if counted is None:  # an upsert always answers with the document
+            raise RuntimeError("the outbox sequence could not be read")
+        last = int(counted["last"])
+        return list(range(last - count + 1, last + 1))
 
     async def add(
         self,
@@ -113,7 +142,7 @@ class Outbox:
         if not envelopes:
             return envelopes
         now = datetime.now(UTC)
-        seqs = [_next_seq() for _ in envelopes]
+        seqs = await self._numbers(session, len(envelopes))
         records = [
             {
                 "_id": history_id(event.topic, seq),
@@ -148,8 +177,11 @@ class Outbox:
                 break
         return changes
 
-    async def sent(self, changes: Sequence[dict[str, Any]]) -> None:
-        await self.pending.delete_many({"_id": {"$in": [c["_id"] for c in changes]}})
+    async def sent(
+        self, changes: Sequence[dict[str, Any]], session: AsyncClientSession | None = None
+    ) -> None:
+        ids = [c["_id"] for c in changes]
+        await self.pending.delete_many({"_id": {"$in": ids}}, session=session)
 
     async def note_positions(
         self, records: Sequence[dict[str, Any]], acks: Sequence[RecordMetadata]
@@ -239,20 +271,28 @@ async def _send(outbox: Outbox, bus: EventBus, records: list[dict[str, Any]]) ->
 
 
 class Relay:
-    """Publishes pending changes' events; restores topics the broker has lost, at start and
-    while running."""
+    """Publishes pending changes' events while this replica holds the lease; restores topics
+    the broker has lost, at start and while running."""
 
     def __init__(
-        self, outbox: Outbox, bus: EventBus, settings: Settings, topics: Sequence[str]
+        self,
+        outbox: Outbox,
+        bus: EventBus,
+        settings: Settings,
+        topics: Sequence[str],
+        holder: str,
     ) -> None:
         self.outbox = outbox
         self.bus = bus
         self.settings = settings
         self.topics = topics
+        self.lease = Lease(outbox.lease, holder, timedelta(seconds=settings.relay_lease_s))
         self.probe = Probe(settings.kafka_bootstrap)
         self._stopping = False
         self._checked_at = float("-inf")
-        self.restored = asyncio.Event()  # set once the broker is known to hold our history
+        # Set once the broker is known to hold our history, or another replica's relay is
+        # seeing to it: consumers started after us will find it.
+        self.restored = asyncio.Event()
 
     async def restore_lost_topics(self) -> int:
         """Republish, in order, each of our topics the broker no longer holds whole."""
@@ -276,10 +316,11 @@ class Relay:
         )
         return republished
 
-    async def _check_due(self) -> None:
+    async def _check_due(self) -> bool:
+        """Whether the broker is known to hold our history, checking it when due."""
         now = asyncio.get_running_loop().time()
         if now - self._checked_at < self.settings.log_check_s:
-            return
+            return True
         try:
             await self.restore_lost_topics()
         except (KafkaError, TimeoutError, OSError) as exc:
@@ -287,18 +328,30 @@ class Relay:
                 "could not check the broker for lost events; trying again",
                 extra={"fields": {"error": repr(exc)}},
             )
-            return
+            return False
         self._checked_at = now
         self.restored.set()
+        return True
 
     async def flush(self) -> int:
         """Publish the events of every pending change, oldest first; returns how many."""
         total = 0
         while changes := await self.outbox.pending_changes(BATCH):
+            if not await self.lease.hold():  # renewed as a long backlog goes out
+                raise LeaseLost(self.lease.holder)
             records = [event for change in changes for event in change["events"]]
             total += await _send(self.outbox, self.bus, records)
-            await self.outbox.sent(changes)
+            await in_transaction(self.outbox.pending.database.client, self._marker(changes))
         return total
+
+    def _marker(
+        self, changes: Sequence[dict[str, Any]]
+    ) -> Callable[[AsyncClientSession], Awaitable[None]]:
+        async def mark_sent(session: AsyncClientSession) -> None:
+            await self.lease.fence(session)
+            await self.outbox.sent(changes, session)
+
+        return mark_sent
 
     def stop(self) -> None:
         """Finish the current batch, send what is pending, then end ``run``."""
@@ -306,25 +359,10 @@ class Relay:
         self.outbox.wake_relay()
 
     async def run(self) -> None:
-        await self._run()
-
-    async def _run(self) -> None:
-        while not self.restored.is_set() and not self._stopping:
-            await self._check_due()
-            if not self.restored.is_set():
-                await asyncio.sleep(self.settings.relay_interval_s)
         while True:
-            try:
-                await self._check_due()
-                await self.flush()
-                OUTBOX_PENDING.labels(source=self.outbox.source).set(
-                    await self.outbox.pending.count_documents({})
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
+            await self._round()
             if self._stopping:
+                await self.lease.release()
                 return
             try:
                 await asyncio.wait_for(
@@ -333,3 +371,21 @@ class Relay:
             except TimeoutError:
                 pass
             self.outbox.written.clear()
+
+    async def _round(self) -> None:
+        pending = OUTBOX_PENDING.labels(source=self.outbox.source)
+        try:
+            if not await self.lease.hold():
+                self._checked_at = float("-inf")  # on taking over, check the broker first
+                self.restored.set()
+                pending.set(0)  # the holder reports what is pending
+                return
+            if await self._check_due():
+                await self.flush()
+            pending.set(await self.outbox.pending.count_documents({}))
+        except asyncio.CancelledError:
+            raise
+        except LeaseLost:
+            log.warning("this replica's relay lost the lease; another publishes now")
+        except Exception:
+            log.exception("outbox relay failed; retrying")

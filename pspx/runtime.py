@@ -26,6 +26,7 @@ from pspx.consumers import BatchHandler, Intake
 from pspx.events import CATALOGUE, Envelope, Event
 from pspx.follow import Follower
 from pspx.kafka import EventBus
+from pspx.lease import replica_name
 from pspx.outbox import Outbox, Relay
 from pspx.settings import Settings
 from pspx.spec import ServiceSpec
@@ -130,7 +131,9 @@ class Runtime:
         """Connect to the broker (waiting while it is away), then relay, follow and consume."""
         await self._until_connected()
         if self.produces:
-            self.relay = Relay(self.outbox, self.bus, self.settings, self.produces)
+            port = getattr(self.settings, self.spec.port_setting)
+            holder = replica_name(port)
+            self.relay = Relay(self.outbox, self.bus, self.settings, self.produces, holder)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}.relay")
         for follower in self.followers:
             self.background(follower.run, f"follow.{follower.subscription.name}")

@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     )
     session_secret: str = Field(
         "",
-        description="Key that signs the web front end's session cookies; empty: one made "
-        "under the data directory on first start (embedded default)",
+        description="Key that signs the web front end's session cookies, shared by every "
+        "gateway replica; required with an OIDC issuer; empty: one made under the data "
+        "directory on first start (embedded default)",
     )
     secure_cookies: bool = Field(
         False, description="Send session cookies over HTTPS only (set behind TLS)"
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
 
     relay_interval_s: float = Field(
         0.5, gt=0, description="Outbox relay poll interval when no write wakes it"
+    )
+    relay_lease_s: float = Field(
+        10,
+        gt=0,
+        description="Term of the lease that lets one replica's outbox relay publish; another "
+        "takes over this long after the holder stops renewing",
     )
     log_check_s: float = Field(
         5.0,

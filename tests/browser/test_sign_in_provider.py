@@ -32,6 +32,7 @@ def extra_settings(provider: Provider) -> dict[str, Any]:
         "oidc_issuer": provider.issuer,
         "oidc_jwks_url": f"{provider.issuer}/jwks",
         "oidc_client_id": CLIENT_ID,
+        "session_secret": "a-session-key-every-gateway-replica-shares-0123456789",
     }
 
 

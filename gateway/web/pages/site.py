@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.auth import LocalKeys, OidcVerifier, made_once
+from gateway.auth import AuthConfigError, LocalKeys, OidcVerifier, made_once
 from gateway.live import Hub
 from gateway.schema.context import Services
 from gateway.web.pages import needs, oidc, partners, partnerships, practices, signin
@@ -62,6 +62,13 @@ async def unanswered(request: Request, exc: Exception) -> Response:
 def session_secret(settings: Settings) -> str:
     if settings.session_secret:
         return settings.session_secret
+    if settings.oidc_issuer:
+        # In production every gateway replica must sign sessions with the same key: one made
+        # quietly under each replica's data directory would sign people out between them.
+        raise AuthConfigError(
+            "PSPX_OIDC_ISSUER is set but PSPX_SESSION_SECRET is not: set it to a long random "
+            "value shared by every gateway replica"
+        )
     path = settings.data_dir / "gateway" / "session-secret"
     return made_once(path, lambda: secrets.token_urlsafe(48).encode()).decode()
 

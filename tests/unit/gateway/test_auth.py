@@ -30,6 +30,7 @@ from gateway.auth import (
     role_fits,
     verifier,
 )
+from gateway.web.pages.site import session_secret
 from pspx.events.registry import OrgKind
 from pspx.settings import Settings
 
@@ -292,6 +293,19 @@ def test_an_oidc_issuer_needs_its_jwks_url(tmp_path: Path) -> None:
     )
     assert isinstance(chosen, OidcVerifier)
     assert not (tmp_path / "gateway").exists()  # no local key made for nothing
+
+
+def test_with_an_oidc_issuer_the_session_key_must_be_given(tmp_path: Path) -> None:
+    issuer = "https://idp.example/realms/pspx"
+    production = Settings(data_dir=tmp_path, oidc_issuer=issuer, session_secret="")
+    with pytest.raises(AuthConfigError, match="PSPX_SESSION_SECRET"):
+        session_secret(production)
+    assert not (tmp_path / "gateway").exists()  # none made quietly for one replica
+
+    given = production.model_copy(update={"session_secret": "shared-by-every-replica"})
+    assert session_secret(given) == "shared-by-every-replica"
+    embedded = Settings(data_dir=tmp_path, oidc_issuer="", session_secret="")
+    assert session_secret(embedded) == session_secret(embedded)  # made once, then kept
 
 
 # --- roles and organisations -------------------------------------------------------------------
