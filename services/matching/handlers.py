@@ -1,11 +1,14 @@
-"""Event subscribers: the index follows the log (no consumer group: ``pspx.follow``), in
-batches.
+"""Event subscribers. Every replica's index follows the log (no consumer group:
+``pspx.follow``); ranking goes through one consumer group, so each posted need and each
+changed partner is ranked once across replicas.
 
 At start the follower hands over the log as it stood, which is folded in
-without ranking; once it is all read, the index is built in one fit, every
-open need is ranked once, and the service reports ready. From then on each
-batch is folded in live and ranked once for the whole batch. Every replica
-holds the whole index; nothing is read twice.
+without ranking; once it is all read, the index is built in one fit and the
+service reports ready. From then on each batch is folded in live. The ranking
+consumer takes a batch once the index holds it, ranks what it names and
+publishes the shortlists and alerts; its group's committed offsets say what is
+still to rank after a restart, and a fact already published (by another
+replica, or before a crash) is not published again.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import logging
 from collections import Counter
 
 from pspx.consumers import Batch, Intake
-from pspx.events import Envelope, Event
-from pspx.logs import current_correlation_id
+from pspx.events.matching import MatchFound
+from pspx.metrics import NEEDS_RANKED
 from pspx.runtime import Runtime
-from services.matching.index import FOLDS, MatchingIndex
+from services.matching.index import FOLDS, NEED_EVENTS, RANKS, MatchingIndex, Outgoing
 from services.matching.store import MatchingStore
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = "index"
+RANKING = "rank"
 REFIT_GAP_S = 10.0
+FOLD_WAIT_S = 60.0  # how long a batch to rank may wait for this replica's index to hold it
 
 
 class Handlers:
@@ -33,9 +38,11 @@ class Handlers:
         self.index = index
         self.store = store
         self.loaded = asyncio.Event()
+        self.progress = asyncio.Condition()  # notified after each batch the index folds in
         self.folded_at_start = 0
 
     def subscribe(self) -> Intake:
+        self.runtime.consume(RANKING, RANKS, self.on_rank)
         return self.runtime.consume(
             SUBSCRIPTION, FOLDS, self.on_batch, on_caught_up=self.on_caught_up
         )
@@ -46,15 +53,29 @@ class Handlers:
                 self.index.apply(envelope, event, live=False)
             self.folded_at_start += len(events)
             return
-        outgoing = self.index.apply_batch(events)
-        if outgoing:
-            await self.store.publish(outgoing, _correlation(events))
+        self.index.fold_batch(events)
+        async with self.progress:
+            self.progress.notify_all()
+
+    async def on_rank(self, events: Batch) -> None:
+        """Rank what a batch names, once this replica's index holds it."""
+        await self.loaded.wait()
+        async with self.progress:
+            await asyncio.wait_for(
+                self.progress.wait_for(lambda: self.index.folded(events)), FOLD_WAIT_S
+            )
+        outgoing = self.index.ranked_for(events)
+        needs = {e.aggregate_id for e, ev in events if isinstance(ev, NEED_EVENTS)}
+        NEEDS_RANKED.inc(len(needs & self.index.needs.keys()))
+        for correlation_id, caused in _by_cause(outgoing, events).items():
+            await self.store.publish(caused, correlation_id)
 
     async def on_caught_up(self) -> None:
-        """The log as it stood at start is in: build the index in one fit, rank open needs."""
-        outgoing = await asyncio.to_thread(self.index.finish_load)
-        published = await self.store.publish(outgoing, current_correlation_id())
+        """The log as it stood at start is in: build the index in one fit."""
+        await asyncio.to_thread(self.index.build)
         self.loaded.set()
+        async with self.progress:
+            self.progress.notify_all()
         log.info(
             "index rebuilt from the log",
             extra={
@@ -63,7 +84,6 @@ class Handlers:
                     "partners": len(self.index.partners),
                     "practices": len(self.index.practices),
                     "open_needs": len(self.index.needs),
-                    "published": published,
                 }
             },
         )
@@ -79,7 +99,18 @@ class Handlers:
                     await asyncio.sleep(gap_s)
 
 
-def _correlation(events: list[tuple[Envelope, Event]]) -> str:
-    """The correlation id most of a batch carries: a shortlist follows its need's request."""
-    counts = Counter(envelope.correlation_id for envelope, _ in events)
-    return counts.most_common(1)[0][0]
+def _by_cause(outgoing: list[Outgoing], events: Batch) -> dict[str, list[Outgoing]]:
+    """What to publish, by the correlation id of the event that called for it: a shortlist
+    follows its need's request, a partner's alert the partner's change."""
+    cause = {envelope.aggregate_id: envelope.correlation_id for envelope, _ in events}
+    fallback = Counter(cause.values()).most_common(1)[0][0] if cause else ""
+    caused: dict[str, list[Outgoing]] = {}
+    for out in outgoing:
+        event = out.event
+        named = (
+            event.partner_id
+            if isinstance(event, MatchFound) and event.trigger == "partner"
+            else out.need_id
+        )
+        caused.setdefault(cause.get(named, fallback), []).append(out)
+    return caused

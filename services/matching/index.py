@@ -53,6 +53,14 @@ FOLDS: tuple[type[Event], ...] = (
     PracticeUpdated,
     PracticeWithdrawn,
 )
+NEED_EVENTS = (NeedPosted, NeedUpdated, NeedClosed)
+# What calls for ranking: a need posted or changed, a partner registered or changed.
+RANKS: tuple[type[Event], ...] = (
+    OrganisationRegistered,
+    OrganisationUpdated,
+    OrganisationRemoved,
+    *NEED_EVENTS,
+)
 
 
 @dataclass(frozen=True)
@@ -140,20 +148,32 @@ class MatchingIndex:
         return []
 
     def apply_batch(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
-        """Fold a batch in live, then rank once for all of it: each need the batch posted or
-        changed gets its shortlist and alerts, and every other open need is searched once
-        for the partners the batch changed."""
-        partners: set[str] = set()
+        """Fold a batch in live, then rank once for all of it (``fold_batch``, then
+        ``ranked_for`` what the batch names)."""
+        return self.ranked_for(self.fold_batch(events))
+
+    def fold_batch(self, events: Iterable[tuple[Envelope, Event]]) -> list[tuple[Envelope, Event]]:
+        """Fold a batch in live, ranking nothing; returns the events that changed a partner
+        or a need (not a repeat, not an older version)."""
+        return [(e, ev) for e, ev in events if self._fold(e, ev, live=True)]
+
+    def folded(self, events: Iterable[tuple[Envelope, Event]]) -> bool:
+        """Whether every event is in, or was overtaken by a newer version of its aggregate."""
+        return all(self.versions.get(e.aggregate_id, 0) >= e.aggregate_version for e, _ in events)
+
+    def ranked_for(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
+        """What to publish for the needs and partners that events name, once they are folded
+        in: each open need named gets its shortlist and alerts, and every other open need is
+        searched once for the partners named."""
         needs: set[str] = set()
+        partners: set[str] = set()
         for envelope, event in events:
-            changed = self._fold(envelope, event, live=True)
-            if isinstance(event, NeedPosted | NeedUpdated | NeedClosed):
-                needs |= changed
-            else:
-                partners |= changed
+            named = needs if isinstance(event, NEED_EVENTS) else partners
+            named.add(envelope.aggregate_id)
         out = [o for n in sorted(needs) if n in self.needs for o in self._ranked(self.needs[n])]
-        if partners:
-            out += self._partner_alerts(partners, skip=needs)
+        ranked = partners & self.profiles.keys()  # removed ones and public bodies are not
+        if ranked:
+            out += self._partner_alerts(ranked, skip=needs)
         return out
 
     def load(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
@@ -164,12 +184,16 @@ class MatchingIndex:
 
     def finish_load(self) -> list[Outgoing]:
         """Build the engines from the state folded so far, and rank every open need once."""
+        self.build()
+        return [out for need in self.needs.values() for out in self._ranked(need)]
+
+    def build(self) -> None:
+        """Build the engines from the state folded so far, in one fit."""
         self.partners.build(
             partner_doc(org_id, p, self._practices_of(org_id))
             for org_id, p in self.profiles.items()
         )
         self.practices.refit()
-        return [out for need in self.needs.values() for out in self._ranked(need)]
 
     def _fold(self, envelope: Envelope, event: Event, *, live: bool) -> set[str]:
         """Keep what one event says; returns the partner or need it changed, if any."""

@@ -1,7 +1,9 @@
-"""More than one replica of a producing service: one relay publishes at a time (a lease in the
-database, taken over when its holder stops renewing, fenced when it marks changes sent), and
-sequence numbers follow commit order whichever replica staged a change and whatever its clock
-says, so each aggregate's events reach the topic in version order."""
+"""More than one replica of a service. A producer's relays publish one at a time (a lease in
+the database, taken over when its holder stops renewing, fenced when it marks changes sent),
+and sequence numbers follow commit order whichever replica staged a change and whatever its
+clock says, so each aggregate's events reach the topic in version order. Matching's replicas
+share the ranking through one consumer group: each need is ranked once, and a killed replica's
+share is taken over."""
 
 from __future__ import annotations
 
@@ -113,21 +115,23 @@ async def test_sequence_numbers_count_on_from_a_replica_whose_clock_is_ahead(
 
 
 @contextmanager
-def replica(settings: Settings, logs: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """One registry process on a port of its own: a replica."""
+def replica(
+    settings: Settings, logs: Path, service: str = "registry"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """One process of a service on a port of its own: a replica."""
     port = embedded.free_port()
-    mine = settings.model_copy(update={"registry_port": port})
+    mine = settings.model_copy(update={f"{service}_port": port})
     logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"registry-{port}.log").open("ab") as log:
+    with (logs / f"{service}-{port}.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "stack.cli", "serve", "registry"],
+            [sys.executable, "-m", "stack.cli", "serve", service],
             env=child_env(mine),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = mine.service_url("registry")
+    url = mine.service_url(service)
     try:
-        wait_ready(url, proc, "registry")
+        wait_ready(url, proc, service)
         yield url, proc
     finally:
         embedded.stop(proc)
@@ -201,3 +205,76 @@ async def until_sent(settings: Settings, timeout_s: float = 30) -> None:
             await asyncio.sleep(0.1)
     finally:
         await client.close()
+
+
+@pytest.fixture
+def own_broker(stack: Stack, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a broker of the test's own: its consumer groups start with nothing else."""
+    port = embedded.free_port()
+    broker = embedded.start_broker(port)
+    try:
+        yield stack.settings(data_dir=tmp_path, kafka_bootstrap=f"127.0.0.1:{port}")
+    finally:
+        embedded.stop(broker)
+
+
+async def ranked_here(client: httpx.AsyncClient, url: str) -> float:
+    text = (await client.get(f"{url}/metrics")).text
+    [line] = [ln for ln in text.splitlines() if ln.startswith("pspx_matching_needs_ranked_total ")]
+    return float(line.split()[1])
+
+
+async def post_need(client: httpx.AsyncClient, registry: str, n: int) -> str:
+    details = {"title": f"Lunch club {n}", "description": "A lunch club for isolated older people"}
+    body = {"commissioner_id": "GB-LAE-RPL", "details": details}
+    response = await client.post(f"{registry}/needs", json=body)
+    assert response.status_code == 201, response.text
+    need_id: str = response.json()["id"]
+    return need_id
+
+
+def shortlists(records: list[tuple[bytes | None, Envelope]]) -> list[str]:
+    return [e.aggregate_id for _, e in records if e.event_type == "matching.shortlist.ranked"]
+
+
+async def test_matching_replicas_rank_each_need_once_and_take_over_a_killed_ones_share(
+    own_broker: Settings, tmp_path: Path
+) -> None:
+    settings, logs = own_broker, tmp_path / "logs"
+    council = {"id": "GB-LAE-RPL", "profile": {"name": "Ripley Council", "kind": "public_body"}}
+    club = {
+        "id": "GB-CHC-7000001",
+        "profile": {"name": "Ripley Lunch Club", "kind": "charity", "description": "Lunch club"},
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        with (
+            replica(settings, logs) as (registry, _),
+            replica(settings, logs, "matching") as (first, first_proc),
+            replica(settings, logs, "matching") as (second, _),
+        ):
+            for body in (council, club):
+                response = await client.post(f"{registry}/organisations", json=body)
+                assert response.status_code == 201
+            # Once one need is ranked, both replicas are in the group.
+            warm = await post_need(client, registry, 0)
+            await read_topic(settings, topics.MATCHES, lambda rs: warm in shortlists(rs), 60)
+            before = [await ranked_here(client, u) for u in (first, second)]
+
+            needs = [await post_need(client, registry, n) for n in range(1, 9)]
+            records = await read_topic(
+                settings, topics.MATCHES, lambda rs: set(needs) <= set(shortlists(rs)), 60
+            )
+            after = [await ranked_here(client, u) for u in (first, second)]
+            assert sum(after) - sum(before) == len(needs)  # each ranked by one replica only
+
+            first_proc.kill()  # its partitions go to the other once the group notices
+            first_proc.wait()
+            later = [await post_need(client, registry, n) for n in range(9, 13)]
+            records = await read_topic(
+                settings,
+                topics.MATCHES,
+                lambda rs: {warm, *needs, *later} <= set(shortlists(rs)),
+                90,
+            )
+    published = shortlists(records)
+    assert sorted(published) == sorted({warm, *needs, *later})  # none lost, none twice
