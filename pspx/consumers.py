@@ -227,7 +227,7 @@ def subscribe(kafka: KafkaBroker, intake: Intake, settings: Settings, *, title: 
         *subscription.topics,
         batch=True,
         max_records=MAX_RECORDS,
-        group_id=settings.consumer_group(subscription.group),
+        group_id=subscription.group,
         auto_offset_reset=subscription.start,
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -122,11 +122,6 @@ class Settings(BaseSettings):
     def database(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"
 
-    def consumer_group(self, group: str) -> str:
-        """A consumer group's id on the broker: named for the installation, like its
-        databases, so that installations (or tests) sharing a broker never share a group."""
-        return f"{self.db_prefix}-{group}"
-
     def service_url(self, service: str) -> str:
         explicit: str = getattr(self, f"{service}_url")
         if explicit:

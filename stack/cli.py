@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -81,9 +83,10 @@ def status() -> None:
     settings = get_settings()
     healthy = True
     rows = []
-    for name, port in (("kafka", settings.kafka_port), ("mongo", settings.mongo_port)):
-        up_ = not embedded.port_free(port)
-        rows.append((name, f"127.0.0.1:{port}", "listening" if up_ else "down"))
+    reached = _reached(settings)
+    for name, address in (("kafka", _kafka_address(reached)), ("mongo", _mongo_address(reached))):
+        up_ = _listening(address)
+        rows.append((name, f"{address[0]}:{address[1]}", "listening" if up_ else "down"))
         healthy &= up_
     for svc in manifest.SERVICES:
         url = settings.service_url(svc.name)
@@ -104,6 +107,37 @@ def status() -> None:
     for name, where, state in rows:
         print(f"{name:<10} {where:<28} {state}")
     raise typer.Exit(0 if healthy else 1)
+
+
+def _reached(settings: Settings) -> Settings:
+    """Where the broker and the database are: the embedded parts' ports when the settings
+    point at this machine (as ``pspx up`` reaches them), else the settings' own addresses
+    (a deployment, where they are other containers or hosts)."""
+    from stack.run import embedded_settings
+
+    if _kafka_address(settings)[0] in ("127.0.0.1", "localhost", "::1"):
+        return embedded_settings(settings)
+    return settings
+
+
+def _kafka_address(settings: Settings) -> tuple[str, int]:
+    host, _, port = settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+    return host or "127.0.0.1", int(port or 9092)
+
+
+def _mongo_address(settings: Settings) -> tuple[str, int]:
+    # Where the settings point (the embedded server, or the first host of a replica set).
+    first = urlsplit(settings.mongo_url).netloc.rpartition("@")[2].split(",")[0]
+    host, _, port = first.rpartition(":")
+    return (host, int(port)) if host else (first or "127.0.0.1", 27017)
+
+
+def _listening(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 @app.command()

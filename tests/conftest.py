@@ -67,6 +67,17 @@ def fresh_stack(mongo_port: int) -> Iterator[Stack]:
     embedded.stop(proc)
 
 
+def serve(settings: Settings, name: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """``pspx serve <name>`` as a process of its own, its output appended to ``log_path``."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stack.cli", "serve", name],
+            env=child_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def processes(settings: Settings, names: list[str], logs: Path) -> Iterator[dict[str, str]]:
     """Each named service as its own process (``pspx serve``) on a free port; yields the URLs.
@@ -80,13 +91,7 @@ def processes(settings: Settings, names: list[str], logs: Path) -> Iterator[dict
     urls: dict[str, str] = {}
     try:
         for name in names:
-            with (logs / f"{name}.log").open("ab") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "stack.cli", "serve", name],
-                    env=child_env(settings),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            proc = serve(settings, name, logs / f"{name}.log")
             started.append(proc)
             urls[name] = settings.service_url(name)
             wait_ready(urls[name], proc, name)

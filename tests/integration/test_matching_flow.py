@@ -28,7 +28,14 @@ def org(scheme: str, name: str, kind: str, description: str, **extra: Any) -> di
     }
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15) -> None:
+# Ranking waits for matching to join its consumer group: on the embedded broker a group's new
+# member waits out the previous member's session (it does not act on a member leaving).
+RANKED_WITHIN_S = 45
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float = RANKED_WITHIN_S
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -114,6 +121,7 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
                 e.event_type == "matching.shortlist.ranked" and e.aggregate_id == need["id"]
                 for _, e in rs
             ),
+            RANKED_WITHIN_S,
         )
         [shortlist] = [
             e
@@ -143,7 +151,10 @@ async def test_need_posted_gets_a_shortlist_and_a_new_partner_an_alert(stack: St
             ]
 
         records = await read_topic(
-            settings, topics.MATCHES, lambda rs: bool(found(rs, late["id"], "partner"))
+            settings,
+            topics.MATCHES,
+            lambda rs: bool(found(rs, late["id"], "partner")),
+            RANKED_WITHIN_S,
         )
         assert found(records, late["id"], "partner")
         assert found(records, first["id"], "need")  # the new need alerted the existing partner

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +28,8 @@ from pspx.lease import Lease, LeaseLost
 from pspx.outbox import Outbox
 from pspx.settings import Settings
 from stack import embedded
-from stack.run import child_env, wait_ready
-from tests.conftest import Stack, read_topic
+from stack.run import wait_ready
+from tests.conftest import Stack, read_topic, serve
 
 pytestmark = pytest.mark.integration
 
@@ -122,13 +121,7 @@ def replica(
     port = embedded.free_port()
     mine = settings.model_copy(update={f"{service}_port": port})
     logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"{service}-{port}.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stack.cli", "serve", service],
-            env=child_env(mine),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    proc = serve(mine, service, logs / f"{service}-{port}.log")
     url = mine.service_url(service)
     try:
         wait_ready(url, proc, service)
