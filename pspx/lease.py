@@ -4,10 +4,12 @@ database.
 Two relays publishing the same outbox would send every change twice and could interleave one
 aggregate's events, so every replica runs a relay but only the lease's holder publishes. The
 holder renews the lease every third of its term; when the term runs out (the holder died or
-froze) another replica takes it over with a fencing token one higher. The holder marks changes
-sent only in a transaction that also rewrites the lease under its own token, so a relay that
-froze past its term and woke up cannot do so once another holds the lease: the two writes
-conflict and the stale one fails (``LeaseLost``).
+froze) another replica takes it over with a fencing token one higher. Before it marks
+changes sent, the holder checks that the lease is still its own under its token (``fence``),
+so a relay that froze past its term and woke up stops there (``LeaseLost``) instead of
+carrying on beside the new holder. Should it freeze between that check and the marking, it
+marks sent changes whose events it has published: the new holder may send them again, and
+consumers, idempotent, skip the copies; nothing is lost.
 
 Replicas compare their own clocks with the term another wrote, so their clocks should agree to
 well within a term (NTP does).
@@ -21,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -90,21 +91,19 @@ class Lease:
         log.info("this replica's relay holds the outbox", extra={"fields": self._fields()})
         return True
 
-    async def fence(self, session: AsyncClientSession) -> None:
-        """Inside the caller's transaction: refuse unless this relay still holds the lease.
-        It writes the lease, so a takeover committed meanwhile makes the transaction fail."""
-        now = datetime.now(UTC)
-        held = await self.leases.update_one(
+    async def fence(self) -> None:
+        """Refuse unless this relay still holds the lease under its token, within its term:
+        checked just before changes are marked sent."""
+        held = await self.leases.find_one(
             {
                 "_id": LEASE_ID,
                 "holder": self.holder,
                 "token": self.token,
-                "expires_at": {"$gt": now},
+                "expires_at": {"$gt": datetime.now(UTC)},
             },
-            {"$set": {"fenced_at": now}},
-            session=session,
+            {"_id": 1},
         )
-        if not held.matched_count:
+        if held is None:
             self.token = None
             raise LeaseLost(self.holder)
 

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +42,6 @@ from pspx.events import Envelope, Event, new_envelope
 from pspx.kafka import EventBus, Probe, ensure_topics
 from pspx.lease import Lease, LeaseLost
 from pspx.metrics import OUTBOX_PENDING, RELAY_REPUBLISHED
-from pspx.mongo import in_transaction
 from pspx.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,32 +71,25 @@ class Outbox:
     async def ensure_indexes(self) -> None:
         # The history needs no index of its own: its ids sort by topic, then sequence.
         await self.pending.create_index([("seq", ASCENDING)])
+        # Counting on from the clock at first, so that numbers stay above those of a history
+        # numbered by the clock alone.
         with contextlib.suppress(DuplicateKeyError):  # another replica made it first
             await self.sequence.update_one(
-                {"_id": SEQUENCE_ID}, {"$setOnInsert": {"last": time.time_ns()}}, upsert=True
+                {"_id": SEQUENCE_ID}, {"$max": {"last": time.time_ns()}}, upsert=True
             )
 
-    async def _numbers(self, session: AsyncClientSession, count: int) -> list[int]:
-        """``count`` sequence numbers above every number given before, in the caller's
-        transaction. Every staging transaction writes the one sequence document, so two that
-        overlap conflict and one is retried: numbers follow commit order, and an aggregate's
-        events stay in version order whichever replica wrote them, whatever its clock says."""
-        now = time.time_ns()
-        # Usually the clock is ahead of the last number: start there, so numbers stay close to
-        # the time of staging (and above those of histories numbered by clock alone).
-        moved = await self.sequence.update_one(
-            {"_id": SEQUENCE_ID, "last": {"$lt": now}},
-            {"$set": {"last": now + count - 1}},
-            session=session,
-        )
-        if moved.matched_count:
-            return list(range(now, now + count))
+    async def _numbers(self, count: int) -> list[int]:
+        """``count`` sequence numbers above every number given before, from one counter in
+        the service's database. Taken outside the caller's transaction, so transactions never
+        conflict over it (a retried one takes new numbers; gaps are harmless). A change to an
+        aggregate is staged after the change before it committed, and so after that change
+        took its numbers: an aggregate's events stay in version order whichever replica wrote
+        them, whatever its clock says."""
         counted = await self.sequence.find_one_and_update(
             {"_id": SEQUENCE_ID},
             {"$inc": {"last": count}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
-            session=session,
         )
         if counted is None:  # an upsert always answers with the document
             raise RuntimeError("the outbox sequence could not be read")
@@ -142,7 +134,7 @@ class Outbox:
         if not envelopes:
             return envelopes
         now = datetime.now(UTC)
-        seqs = await self._numbers(session, len(envelopes))
+        seqs = await self._numbers(len(envelopes))
         records = [
             {
                 "_id": history_id(event.topic, seq),
@@ -177,11 +169,8 @@ class Outbox:
                 break
         return changes
 
-    async def sent(
-        self, changes: Sequence[dict[str, Any]], session: AsyncClientSession | None = None
-    ) -> None:
-        ids = [c["_id"] for c in changes]
-        await self.pending.delete_many({"_id": {"$in": ids}}, session=session)
+    async def sent(self, changes: Sequence[dict[str, Any]]) -> None:
+        await self.pending.delete_many({"_id": {"$in": [c["_id"] for c in changes]}})
 
     async def note_positions(
         self, records: Sequence[dict[str, Any]], acks: Sequence[RecordMetadata]
@@ -341,17 +330,9 @@ class Relay:
                 raise LeaseLost(self.lease.holder)
             records = [event for change in changes for event in change["events"]]
             total += await _send(self.outbox, self.bus, records)
-            await in_transaction(self.outbox.pending.database.client, self._marker(changes))
+            await self.lease.fence()
+            await self.outbox.sent(changes)
         return total
-
-    def _marker(
-        self, changes: Sequence[dict[str, Any]]
-    ) -> Callable[[AsyncClientSession], Awaitable[None]]:
-        async def mark_sent(session: AsyncClientSession) -> None:
-            await self.lease.fence(session)
-            await self.outbox.sent(changes, session)
-
-        return mark_sent
 
     def stop(self) -> None:
         """Finish the current batch, send what is pending, then end ``run``."""

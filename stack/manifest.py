@@ -37,7 +37,7 @@ MATCHING = ServiceSpec(
     produces=(topics.MATCHES,),
     consumes=(
         Subscription("index", (topics.ORGANISATIONS, topics.NEEDS, topics.PRACTICES), group=None),
-        Subscription("rank", (topics.ORGANISATIONS, topics.NEEDS), group="matching"),
+        Subscription("rank", (topics.NEEDS,), group="matching"),
     ),
 )
 

@@ -1,13 +1,14 @@
 """Event subscribers. Every replica's index follows the log (no consumer group:
-``pspx.follow``); ranking goes through one consumer group, so each posted need and each
-changed partner is ranked once across replicas.
+``pspx.follow``); ranking a posted or changed need goes through one consumer group, so it
+happens once across replicas.
 
 At start the follower hands over the log as it stood, which is folded in
 without ranking; once it is all read, the index is built in one fit and the
-service reports ready. From then on each batch is folded in live. The ranking
-consumer takes a batch once the index holds it, ranks what it names and
-publishes the shortlists and alerts; its group's committed offsets say what is
-still to rank after a restart, and a fact already published (by another
+service reports ready. From then on each batch is folded in live, and a
+changed partner's alerts for open needs are searched for. The ranking
+consumer takes a batch of need events once the index holds it, ranks each
+need and publishes its shortlist and alerts; its group's committed offsets say
+what is still to rank after a restart. A fact already published (by another
 replica, or before a crash) is not published again.
 """
 
@@ -21,7 +22,7 @@ from pspx.consumers import Batch, Intake
 from pspx.events.matching import MatchFound
 from pspx.metrics import NEEDS_RANKED
 from pspx.runtime import Runtime
-from services.matching.index import FOLDS, NEED_EVENTS, RANKS, MatchingIndex, Outgoing
+from services.matching.index import FOLDS, NEED_EVENTS, MatchingIndex, Outgoing
 from services.matching.store import MatchingStore
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Handlers:
         self.folded_at_start = 0
 
     def subscribe(self) -> Intake:
-        self.runtime.consume(RANKING, RANKS, self.on_rank)
+        self.runtime.consume(RANKING, NEED_EVENTS, self.on_rank)
         return self.runtime.consume(
             SUBSCRIPTION, FOLDS, self.on_batch, on_caught_up=self.on_caught_up
         )
@@ -53,12 +54,19 @@ class Handlers:
                 self.index.apply(envelope, event, live=False)
             self.folded_at_start += len(events)
             return
-        self.index.fold_batch(events)
+        changed = self.index.fold_batch(events)
         async with self.progress:
             self.progress.notify_all()
+        # A changed partner's alerts for open needs: each replica searches for its own, and
+        # unique keys keep what is published single (needs are ranked in ``on_rank``).
+        partners = [(e, ev) for e, ev in changed if not isinstance(ev, NEED_EVENTS)]
+        if partners:
+            outgoing = self.index.ranked_for(partners)
+            for correlation_id, caused in _by_cause(outgoing, partners).items():
+                await self.store.publish(caused, correlation_id)
 
     async def on_rank(self, events: Batch) -> None:
-        """Rank what a batch names, once this replica's index holds it."""
+        """Rank the needs a batch posted or changed, once this replica's index holds them."""
         await self.loaded.wait()
         async with self.progress:
             await asyncio.wait_for(

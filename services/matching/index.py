@@ -53,14 +53,8 @@ FOLDS: tuple[type[Event], ...] = (
     PracticeUpdated,
     PracticeWithdrawn,
 )
-NEED_EVENTS = (NeedPosted, NeedUpdated, NeedClosed)
-# What calls for ranking: a need posted or changed, a partner registered or changed.
-RANKS: tuple[type[Event], ...] = (
-    OrganisationRegistered,
-    OrganisationUpdated,
-    OrganisationRemoved,
-    *NEED_EVENTS,
-)
+# A need posted or changed: ranked once across replicas (the ranking consumer group).
+NEED_EVENTS: tuple[type[Event], ...] = (NeedPosted, NeedUpdated, NeedClosed)
 
 
 @dataclass(frozen=True)

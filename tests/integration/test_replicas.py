@@ -53,7 +53,7 @@ async def test_one_relay_holds_the_lease_and_another_takes_over_when_it_stops_re
 
         # The frozen holder wakes up: it may not mark anything sent, and knows it lost.
         with pytest.raises(LeaseLost):
-            await mongo.in_transaction(client, first.fence)
+            await first.fence()
         assert not await first.hold()
 
         await second.release()  # a clean stop: no need to wait out the term
@@ -62,7 +62,7 @@ async def test_one_relay_holds_the_lease_and_another_takes_over_when_it_stops_re
         restarted = Lease(leases, "host-a:8101", TERM)  # the same replica, after a crash
         assert await restarted.hold()  # takes back its own lease at once
         with pytest.raises(LeaseLost):
-            await mongo.in_transaction(client, first.fence)  # the crashed process is fenced
+            await first.fence()  # the crashed process is fenced
     finally:
         await client.close()
 
@@ -85,9 +85,7 @@ async def stage_one(client: Any, outbox: Outbox, org_id: str) -> None:
     await mongo.in_transaction(client, work)
 
 
-async def test_sequence_numbers_count_on_from_a_replica_whose_clock_is_ahead(
-    stack: Stack,
-) -> None:
+async def test_sequence_numbers_are_given_once_in_order_across_replicas(stack: Stack) -> None:
     settings = stack.settings()
     clients = [mongo.client(settings), mongo.client(settings)]
     outboxes = [
@@ -96,21 +94,44 @@ async def test_sequence_numbers_count_on_from_a_replica_whose_clock_is_ahead(
     ]
     try:
         await outboxes[0].ensure_indexes()
-        ahead = time.time_ns() + 3600 * 10**9  # numbers another replica gave an hour ahead
+        ahead = time.time_ns() + 3600 * 10**9  # numbers another replica gave, its clock ahead
         await outboxes[0].sequence.update_one({"_id": "outbox"}, {"$set": {"last": ahead}})
+        await outboxes[1].ensure_indexes()  # a replica starting later never goes back
 
-        # Two replicas staging at once: their transactions conflict on the sequence and one
-        # is retried, so no number is given twice.
+        # Two replicas staging at once, each its own organisation.
         await asyncio.gather(
             *(stage_one(clients[n % 2], outboxes[n % 2], f"GB-CHC-{n:07d}") for n in range(12))
         )
+        # And one organisation changed in turn by each: its numbers follow its versions.
+        for version in range(1, 5):
+            await stage_version(clients[version % 2], outboxes[version % 2], version)
 
         markers = [m async for m in outboxes[0].pending.find().sort("seq", 1)]
         seqs = [m["seq"] for m in markers]
-        assert seqs == list(range(ahead + 1, ahead + 13))  # after the clock ahead, no gaps
+        assert len(set(seqs)) == len(seqs) == 16 and min(seqs) > ahead
+        versions = [
+            e["envelope"]["aggregate_version"]
+            for m in markers
+            for e in m["events"]
+            if e["envelope"]["aggregate_id"] == "GB-CHC-9999999"
+        ]
+        assert versions == [1, 2, 3, 4]
     finally:
         for c in clients:
             await c.close()
+
+
+async def stage_version(client: Any, outbox: Outbox, version: int) -> None:
+    async def work(session: AsyncClientSession) -> None:
+        await outbox.add(
+            session,
+            [registration("GB-CHC-9999999")],
+            aggregate_id="GB-CHC-9999999",
+            aggregate_version=version,
+            correlation_id="test",
+        )
+
+    await mongo.in_transaction(client, work)
 
 
 @contextmanager
