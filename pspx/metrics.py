@@ -33,7 +33,3 @@ FOLLOWER_REWINDS = Counter(
     "Partitions a follower read again from the beginning because the broker had lost them",
     ["consumer"],
 )
-NEEDS_RANKED = Counter(
-    "pspx_matching_needs_ranked_total",
-    "Needs whose shortlist this replica ranked (once across replicas: one consumer group)",
-)

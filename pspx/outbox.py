@@ -17,6 +17,11 @@ history (the embedded broker forgets everything on restart, a rebuilt cluster
 starts empty), the relay republishes the topic's history in order, appended
 after whatever the broker holds now, so a consumer at any position reads it
 all again (consumers are idempotent). ``pspx replay`` does the same on demand.
+
+Events are numbered from one counter in the database (``outbox_sequence``), so
+an aggregate's events keep their order whichever replica staged them; and
+however many replicas run, only the one holding the lease (``pspx.lease``)
+publishes.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class Outbox:
         self.pending = db["outbox_pending"]  # a change not yet sent, with its events
         self.positions = db["outbox_positions"]  # where the broker put each partition's ends
         self.sequence = db["outbox_sequence"]  # the last sequence number given out
-        self.lease = db["outbox_lease"]  # which replica's relay publishes
+        self.leases = db["outbox_lease"]  # which replica's relay publishes
         self.source = source
         self.topics = frozenset(topics)
         self.written = asyncio.Event()
@@ -275,7 +280,7 @@ class Relay:
         self.bus = bus
         self.settings = settings
         self.topics = topics
-        self.lease = Lease(outbox.lease, holder, timedelta(seconds=settings.relay_lease_s))
+        self.lease = Lease(outbox.leases, holder, timedelta(seconds=settings.relay_lease_s))
         self.probe = Probe(settings.kafka_bootstrap)
         self._stopping = False
         self._checked_at = float("-inf")

@@ -131,8 +131,7 @@ class Runtime:
         """Connect to the broker (waiting while it is away), then relay, follow and consume."""
         await self._until_connected()
         if self.produces:
-            port = getattr(self.settings, self.spec.port_setting)
-            holder = replica_name(port)
+            holder = replica_name(self.spec.port(self.settings))
             self.relay = Relay(self.outbox, self.bus, self.settings, self.produces, holder)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}.relay")
         for follower in self.followers:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+
+from prometheus_client import Counter
 
 from pspx.consumers import Batch, Intake
 from pspx.events.matching import MatchFound
-from pspx.metrics import NEEDS_RANKED
 from pspx.runtime import Runtime
 from services.matching.index import FOLDS, NEED_EVENTS, MatchingIndex, Outgoing
 from services.matching.store import MatchingStore
@@ -31,6 +31,10 @@ SUBSCRIPTION = "index"
 RANKING = "rank"
 REFIT_GAP_S = 10.0
 FOLD_WAIT_S = 60.0  # how long a batch to rank may wait for this replica's index to hold it
+NEEDS_RANKED = Counter(
+    "pspx_matching_needs_ranked_total",
+    "Needs whose shortlist this replica ranked (once across replicas: one consumer group)",
+)
 
 
 class Handlers:
@@ -111,7 +115,6 @@ def _by_cause(outgoing: list[Outgoing], events: Batch) -> dict[str, list[Outgoin
     """What to publish, by the correlation id of the event that called for it: a shortlist
     follows its need's request, a partner's alert the partner's change."""
     cause = {envelope.aggregate_id: envelope.correlation_id for envelope, _ in events}
-    fallback = Counter(cause.values()).most_common(1)[0][0] if cause else ""
     caused: dict[str, list[Outgoing]] = {}
     for out in outgoing:
         event = out.event
@@ -120,5 +123,5 @@ def _by_cause(outgoing: list[Outgoing], events: Batch) -> dict[str, list[Outgoin
             if isinstance(event, MatchFound) and event.trigger == "partner"
             else out.need_id
         )
-        caused.setdefault(cause.get(named, fallback), []).append(out)
+        caused.setdefault(cause[named], []).append(out)
     return caused

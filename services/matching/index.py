@@ -133,7 +133,7 @@ class MatchingIndex:
         """Fold one event in; returns what to publish (nothing for a stale event).
 
         With ``live=False`` (a replay being loaded) only the state is kept: the
-        partner engine is built once at the end (``finish_load``) and nothing is
+        partner engine is built once at the end (``build``) and nothing is
         ranked per event.
         """
         if live:
@@ -170,16 +170,11 @@ class MatchingIndex:
             out += self._partner_alerts(ranked, skip=needs)
         return out
 
-    def load(self, events: Iterable[tuple[Envelope, Event]]) -> list[Outgoing]:
-        """Rebuild from a replay in one fit, then rank every open need once."""
+    def load(self, events: Iterable[tuple[Envelope, Event]]) -> None:
+        """Rebuild from a replay: fold everything in, then build in one fit."""
         for envelope, event in events:
             self.apply(envelope, event, live=False)
-        return self.finish_load()
-
-    def finish_load(self) -> list[Outgoing]:
-        """Build the engines from the state folded so far, and rank every open need once."""
         self.build()
-        return [out for need in self.needs.values() for out in self._ranked(need)]
 
     def build(self) -> None:
         """Build the engines from the state folded so far, in one fit."""

@@ -41,6 +41,10 @@ async def ask(request: Request, document: str, **variables: Any) -> dict[str, An
     return result.data
 
 
+# What every mutation a page sends asks of a typed problem: what ``problems_by_field`` reads.
+PROBLEM = "__typename ... on Problem { message } ... on InvalidInput { fields { field problem } }"
+
+
 def problems_by_field(
     answer: dict[str, Any], fields: Sequence[str], renamed: Mapping[str, str]
 ) -> dict[str, str]:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import live, session
-from gateway.web.pages.graphql import ask, problems_by_field
+from gateway.web.pages.graphql import PROBLEM, ask, problems_by_field
 from gateway.web.pages.render import N_, page
 
 OWN_NEEDS = """
@@ -39,15 +39,10 @@ query Shortlist($id: String!) {
   }
 }"""
 
-POST = """
-mutation Post($details: NeedInput!) {
-  postNeed(details: $details) {
-    __typename
-    ... on Need { needId }
-    ... on Problem { message }
-    ... on InvalidInput { fields { field problem } }
-  }
-}"""
+POST = f"""
+mutation Post($details: NeedInput!) {{
+  postNeed(details: $details) {{ {PROBLEM} ... on Need {{ needId }} }}
+}}"""
 
 PROPOSE = """
 mutation Propose($need: String!, $partners: [String!]!, $note: String!) {

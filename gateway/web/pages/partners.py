@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import session
-from gateway.web.pages.graphql import Unanswered, ask, problems_by_field
+from gateway.web.pages.graphql import PROBLEM, Unanswered, ask, problems_by_field
 from gateway.web.pages.render import N_, page
 
 KINDS = ["CHARITY", "SOCIAL_ENTERPRISE", "VOLUNTARY", "COMMUNITY", "COOPERATIVE"]
@@ -52,14 +52,12 @@ query Editable($orgId: String!) {
   }
 }"""
 
-UPDATE = """
-mutation Update($orgId: String!, $version: Int!, $profile: ProfileInput!) {
-  updateOrganisation(orgId: $orgId, expectedVersion: $version, profile: $profile) {
-    __typename
-    ... on Problem { message }
-    ... on InvalidInput { fields { field problem } }
-  }
-}"""
+UPDATE = f"""
+mutation Update($orgId: String!, $version: Int!, $profile: ProfileInput!) {{
+  updateOrganisation(orgId: $orgId, expectedVersion: $version, profile: $profile) {{
+    {PROBLEM}
+  }}
+}}"""
 
 PROFILE_FIELDS = (
     "name",

@@ -22,7 +22,7 @@ from gateway.web.pages.charts import (
     outcome_table,
     side_totals,
 )
-from gateway.web.pages.graphql import ask
+from gateway.web.pages.graphql import PROBLEM, ask
 from gateway.web.pages.render import N_, page
 
 STAGES = {
@@ -105,11 +105,7 @@ query Partnership($id: String!) {
 }"""
 
 # Every mutation answers the partnership or one of the typed problems.
-PROBLEMS = """
-    __typename
-    ... on Problem { message }
-    ... on InvalidInput { fields { field problem } }
-    ... on Refused { field }"""
+PROBLEMS = f"{PROBLEM} ... on Refused {{ field }}"
 
 MOVE = f"""
 mutation Move($id: String!, $version: Int!, $stage: Stage!, $note: String!) {{

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.web.pages import session
-from gateway.web.pages.graphql import ask, problems_by_field
+from gateway.web.pages.graphql import PROBLEM, ask, problems_by_field
 from gateway.web.pages.render import N_, page
 from pspx.markdown import render_without_images
 
@@ -52,8 +52,7 @@ query Practice($id: String!) {{
   }}
 }}"""
 
-SAVE_FIELDS = "__typename ... on Practice { practiceId } ... on Problem { message }"
-SAVE_FIELDS += " ... on InvalidInput { fields { field problem } }"
+SAVE_FIELDS = f"{PROBLEM} ... on Practice {{ practiceId }}"
 DRAFT = f"""
 mutation Draft($practice: PracticeInput!, $publish: Boolean!) {{
   draftPractice(practice: $practice, publish: $publish) {{ {SAVE_FIELDS} }}
